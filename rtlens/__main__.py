@@ -1,0 +1,3 @@
+from rtlens.cli import main
+
+main()

@@ -1,0 +1,36 @@
+"""The `rtlens` command line: thin click commands over the library.
+
+Each command parses its options, calls one library function and prints. Nothing imports
+this package; heavy imports happen inside the commands so `rtlens --help` stays instant.
+"""
+
+from __future__ import annotations
+
+import click
+
+from rtlens import __version__
+from rtlens.cli.ingest import ingest
+from rtlens.cli.query import query
+from rtlens.cli.record import record
+from rtlens.cli.report import report
+from rtlens.cli.simulate import simulate
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, "--version", "-V", prog_name="rtlens")
+def main() -> None:
+    """Understand OpenAI Realtime API sessions: record them, load them into DuckDB, report.
+
+    \b
+    Typical flow:
+      rtlens record --out recordings/          # relay; point your app at ws://127.0.0.1:8765
+      rtlens report recordings/                # what happened, in ten seconds
+      rtlens ingest recordings/ --db rt.duckdb # tables for SQL
+      rtlens query "select * from turn_latency" --db rt.duckdb
+
+    Try it offline: `rtlens simulate` stands in for the API.
+    """
+
+
+for command in (record, simulate, ingest, report, query):
+    main.add_command(command)

@@ -1,0 +1,352 @@
+"""Read any SPEC §1 input as a stream of records, one per line, never loading the whole file.
+
+Inputs: rtlens JSONL (header, frame lines, close line), bare event JSONL (one event object
+with a `type` per line), a JSON array of events, and `.gz` versions of all of these. A line
+that cannot be used becomes an `ERROR` record carrying its line number and text; reading
+goes on with the next line.
+
+Records are plain tuples for speed (this loop runs once per frame of every recording):
+
+    (kind, line_no, ts_us, direction, payload, audio_bytes)
+
+- HEADER: payload is the header dict.
+- EVENT:  payload is the event (usually a dict) with base64 audio replaced by "";
+          audio_bytes is the decoded length of that audio, else None.
+- TEXT / BINARY: a non-JSON text frame or a binary frame; payload is {"text": …} or
+          {"binary": …} (cut to `MAX_RAW_CHARS`).
+- CLOSE:  payload is the close dict {"by", "code", "reason"}.
+- ERROR:  payload is the error sentence; audio_bytes holds the offending line's text.
+
+Audio lines take a fast path: the base64 payload is located with a byte search, measured and
+cut out before the rest of the line is parsed, so audio is never decoded or even parsed.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+
+from rtlens.catalogue import BY_WIRE
+from rtlens.logfile.format import check_version
+from rtlens.logfile.redact import strip_audio
+
+HEADER, EVENT, TEXT, BINARY, CLOSE, ERROR = "header", "event", "text", "binary", "close", "error"
+MAX_RAW_CHARS = 64 * 1024
+
+Record = tuple[str, int, int | None, str | None, Any, Any]
+
+_loads = orjson.loads
+_JSONDecodeError = orjson.JSONDecodeError
+_DIRECTIONS = frozenset(("client", "server"))
+# Lines longer than this are checked for a base64 audio payload before parsing.
+_FAST_PATH_MIN_LEN = 1024
+_MIN_PAYLOAD = 256
+
+
+class InputError(Exception):
+    """The input cannot be read at all (missing, unreadable, not a recording)."""
+
+
+def open_input(path: str | Path) -> IO[bytes]:
+    """Open a file for reading bytes, transparently gunzipping `.gz` or gzip-magic files."""
+    path = Path(path)
+    try:
+        raw = path.open("rb")
+    except FileNotFoundError as exc:
+        raise InputError(f"{path}: no such file") from exc
+    except IsADirectoryError as exc:
+        raise InputError(f"{path}: is a folder, not a file") from exc
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror})") from exc
+    magic = raw.peek(2)[:2] if isinstance(raw, io.BufferedReader) else b""
+    if magic == b"\x1f\x8b":
+        return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
+    return raw
+
+
+def cut(text: bytes | str) -> str:
+    """A line's text for `ingest_errors.raw`, cut to 64 KiB."""
+    if isinstance(text, bytes):
+        text = text[: MAX_RAW_CHARS * 4].decode("utf-8", "replace")
+    return text[:MAX_RAW_CHARS]
+
+
+def read_records(path: str | Path) -> Iterator[Record]:
+    """Yield the records of one input file (see the module docstring)."""
+    with open_input(path) as stream:
+        first = _first_significant_byte(stream)
+        if first == b"[":
+            yield from _read_array(stream)
+        else:
+            yield from _read_lines(stream)
+
+
+def _first_significant_byte(stream: IO[bytes]) -> bytes:
+    peek = getattr(stream, "peek", None)
+    head = peek(64)[:64] if peek else b""
+    head = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    return head[:1]
+
+
+# ---- JSONL -----------------------------------------------------------------------------------
+
+
+def _read_lines(stream: IO[bytes]) -> Iterator[Record]:
+    loads = _loads
+    seen_content = False
+    for line_no, line in enumerate(stream, 1):
+        if not seen_content:
+            line = line.lstrip(b"\xef\xbb\xbf")
+            if not line.strip():
+                continue
+            seen_content = True
+            try:
+                obj = loads(line)
+            except _JSONDecodeError as exc:
+                yield (ERROR, line_no, None, None, _json_error(exc, line), cut(line))
+                continue
+            if isinstance(obj, dict) and "rtlens" in obj:
+                try:
+                    check_version(obj["rtlens"])
+                except ValueError as exc:
+                    yield (ERROR, line_no, None, None, str(exc), cut(line))
+                    continue
+                yield (HEADER, line_no, None, None, obj, None)
+                continue
+            yield _classify(obj, line_no, line, None)
+            continue
+        if len(line) > _FAST_PATH_MIN_LEN:
+            record = _fast_audio_line(line, line_no)
+            if record is not None:
+                yield record
+                continue
+        try:
+            obj = loads(line)
+        except _JSONDecodeError as exc:
+            if line.strip():
+                yield (ERROR, line_no, None, None, _json_error(exc, line), cut(line))
+            continue
+        yield _classify(obj, line_no, line, None)
+
+
+def _json_error(exc: Exception, line: bytes) -> str:
+    if not line.endswith(b"\n"):
+        return f"truncated line (no newline at end of file): {exc}"
+    return f"invalid JSON: {exc}"
+
+
+# wire type -> (audio field, its search key), for the events whose payload is base64 audio.
+_AUDIO_TYPES: dict[bytes, tuple[str, bytes]] = {
+    name.encode(): (spec.audio_field, b'"' + spec.audio_field.encode() + b'":"')
+    for (_, name), spec in BY_WIRE.items()
+    if spec.audio_field
+}
+
+
+def _fast_audio_line(line: bytes, line_no: int) -> Record | None:
+    """Cut a long base64 audio payload out of the line before parsing, or return None.
+
+    Returns None whenever the shortcut does not clearly apply; the caller then parses the
+    whole line the ordinary way, so this only ever changes speed, never results.
+    """
+    at = line.find(b'"type":"', 0, 160)
+    if at < 0:
+        return None
+    at += 8
+    type_end = line.find(b'"', at, at + 64)
+    wire_type = line[at:type_end]
+    audio = _AUDIO_TYPES.get(wire_type)
+    if audio is None:
+        return None
+    field, key = audio
+    start = line.find(key, type_end)
+    if start < 0:
+        return None
+    start += len(key)
+    end = line.find(b'"', start)
+    if end - start < _MIN_PAYLOAD or line.find(b"\\", start, end) >= 0:
+        return None
+    try:
+        obj = _loads(line[:start] + line[end:])
+    except _JSONDecodeError:
+        return None
+    event = obj.get("event", obj) if isinstance(obj, dict) else None
+    if (
+        not isinstance(event, dict)
+        or event.get(field) != ""
+        or event.get("type") != wire_type.decode()
+    ):
+        return None  # the match was not the event's own top-level field: parse normally
+    pad = (line[end - 1] == 0x3D) + (line[end - 2] == 0x3D)  # trailing "=" signs
+    return _classify(obj, line_no, line, (end - start) * 3 // 4 - pad)
+
+
+def _classify(obj: Any, line_no: int, line: bytes, stripped_len: int | None) -> Record:
+    """Turn one parsed line into a record (frame, close, bare event or error)."""
+    if not isinstance(obj, dict):
+        return (ERROR, line_no, None, None, "not a JSON object", cut(line))
+    if "dir" in obj or "close" in obj:
+        ts = obj.get("ts")
+        if ts is not None and (not isinstance(ts, (int, float)) or isinstance(ts, bool)):
+            return (ERROR, line_no, None, None, "'ts' must be a number of seconds", cut(line))
+        ts_us = None if ts is None else round(ts * 1_000_000)
+        if "close" in obj:
+            close = obj["close"]
+            if not isinstance(close, dict):
+                return (ERROR, line_no, None, None, "'close' must be an object", cut(line))
+            return (CLOSE, line_no, ts_us, None, close, None)
+        direction = obj["dir"]
+        if direction not in _DIRECTIONS:
+            return (ERROR, line_no, None, None, "'dir' must be 'client' or 'server'", cut(line))
+        if "event" in obj:
+            event = obj["event"]
+            audio = obj.get("audio_bytes")
+            if audio is not None and (not isinstance(audio, int) or isinstance(audio, bool)):
+                return (ERROR, line_no, None, None, "'audio_bytes' must be an integer", cut(line))
+            if stripped_len is not None:
+                audio = stripped_len if audio is None else audio
+            elif isinstance(event, dict):
+                spec = BY_WIRE.get((direction, event.get("type")))
+                found = strip_audio(event, spec.audio_field if spec else None)
+                if audio is None:
+                    audio = found
+            return (EVENT, line_no, ts_us, direction, event, audio)
+        if "text" in obj:
+            text = obj["text"]
+            if not isinstance(text, str):
+                return (ERROR, line_no, None, None, "'text' must be a string", cut(line))
+            return (TEXT, line_no, ts_us, direction, {"text": text[:MAX_RAW_CHARS]}, None)
+        if "binary" in obj:
+            data = obj["binary"]
+            if not isinstance(data, str):
+                return (ERROR, line_no, None, None, "'binary' must be a base64 string", cut(line))
+            return (BINARY, line_no, ts_us, direction, {"binary": data[:MAX_RAW_CHARS]}, None)
+        return (ERROR, line_no, None, None, "frame line has no 'event', 'text' or 'binary'",
+                cut(line))
+    wire_type = obj.get("type")
+    if isinstance(wire_type, str):
+        # A bare event: its direction follows from its type (client and server names differ).
+        spec = BY_WIRE.get(("server", wire_type)) or BY_WIRE.get(("client", wire_type))
+        direction = spec.direction if spec else None
+        if stripped_len is not None:
+            audio = stripped_len
+        else:
+            audio = strip_audio(obj, spec.audio_field if spec else None)
+        return (EVENT, line_no, None, direction, obj, audio)
+    if "rtlens" in obj:
+        return (ERROR, line_no, None, None, "header line found after the first line", cut(line))
+    return (ERROR, line_no, None, None, "neither an rtlens line nor an event with a 'type'",
+            cut(line))
+
+
+# ---- JSON array ------------------------------------------------------------------------------
+
+_STRUCTURAL = re.compile(rb'[\[\]{}",]')
+_CHUNK = 1 << 20
+
+
+def _read_array(stream: IO[bytes]) -> Iterator[Record]:
+    """Stream the elements of a top-level JSON array without loading the whole array."""
+    for index, (line_no, element) in enumerate(_split_array(stream), 1):
+        if isinstance(element, str):  # a structural problem: the rest cannot be split
+            yield (ERROR, line_no, None, None, element, "")
+            return
+        try:
+            obj = _loads(element)
+        except _JSONDecodeError as exc:
+            yield (ERROR, line_no, None, None, f"array element {index}: invalid JSON: {exc}",
+                   cut(element))
+            continue
+        record = _classify(obj, line_no, element, None)
+        if record[0] == ERROR:
+            record = (ERROR, line_no, None, None, f"array element {index}: {record[4]}", record[5])
+        yield record
+
+
+def _split_array(stream: IO[bytes]) -> Iterator[tuple[int, bytes | str]]:
+    """Yield (line number, element bytes) per top-level element; a str means a fatal problem."""
+    buf = b""
+    pos = 0
+    depth = 0
+    start = -1
+    line_no = 1
+    counted = 0  # bytes of buf already counted into line_no
+    eof = False
+    started = False
+    while True:
+        match = _STRUCTURAL.search(buf, pos)
+        if match is None:
+            if eof:
+                break
+            chunk = stream.read(_CHUNK)
+            if not chunk:
+                eof = True
+                continue
+            keep = start if start >= 0 else len(buf)
+            line_no += buf.count(b"\n", counted, keep)
+            buf, pos = buf[keep:] + chunk, pos - keep
+            if start >= 0:
+                start = 0
+            counted = 0
+            continue
+        char = match.group()
+        at = match.start()
+        if char == b'"':
+            close = _string_end(buf, at + 1)
+            if close < 0:
+                if eof:
+                    break
+                chunk = stream.read(_CHUNK)
+                if not chunk:
+                    eof = True
+                buf += chunk
+                pos = at
+                continue
+            pos = close + 1
+            continue
+        pos = at + 1
+        if not started:
+            if char != b"[":
+                yield (line_no, "not a JSON array")
+                return
+            started = True
+            depth = 1
+            continue
+        if char in (b"[", b"{"):
+            if depth == 1 and start < 0:
+                start = at
+            depth += 1
+        elif char in (b"]", b"}"):
+            depth -= 1
+            if depth == 1 and start >= 0:
+                line_no += buf.count(b"\n", counted, start)
+                counted = start
+                yield (line_no, buf[start : at + 1])
+                start = -1
+            elif depth == 0:
+                return
+        elif char == b"," and depth == 1:
+            start = -1
+    yield (line_no, "truncated JSON array: the file ends inside an element")
+
+
+def _string_end(buf: bytes, pos: int) -> int:
+    """Index of the quote closing a JSON string that starts at `pos`, or -1 if not in buf."""
+    while True:
+        close = buf.find(b'"', pos)
+        if close < 0:
+            return -1
+        backslashes = 0
+        k = close - 1
+        while k >= pos and buf[k] == 0x5C:
+            backslashes += 1
+            k -= 1
+        if backslashes % 2 == 0:
+            return close
+        pos = close + 1

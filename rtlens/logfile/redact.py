@@ -1,0 +1,131 @@
+"""What must never reach a recording, and how it is removed.
+
+Secrets: API keys travel in headers (`Authorization`, Azure `api-key`), in query strings
+(`?api-key=`, `?token=`) and in browser subprotocols (`openai-insecure-api-key.<key>`). They
+are replaced by `<redacted>` before anything is written. Key-shaped strings inside frames
+(`sk-…`, ephemeral `ek_…`) are replaced too, as a last line of defence.
+
+Audio: with `--redact-audio`, base64 audio payloads become `""` and the line records the
+decoded byte count instead, so durations stay computable.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+REDACTED = "<redacted>"
+
+SECRET_HEADERS = frozenset(
+    {
+        "authorization",
+        "proxy-authorization",
+        "api-key",
+        "x-api-key",
+        "openai-api-key",
+        "cookie",
+        "set-cookie",
+        "ocp-apim-subscription-key",
+    }
+)
+# Query parameter names that carry credentials (matched case-insensitively, as substrings).
+_SECRET_PARAM = re.compile(r"key|token|secret|sig|password|passwd|auth|credential", re.I)
+_SECRET_SUBPROTOCOL_PREFIXES = ("openai-insecure-api-key.",)
+# Key-shaped strings: OpenAI secret keys and ephemeral client secrets.
+_KEY_PATTERN = re.compile(rb"\b(?:sk-[A-Za-z0-9_\-]{16,}|ek_[A-Za-z0-9_\-]{16,})")
+
+
+def redact_headers(headers: Iterable[tuple[str, str]]) -> list[list[str]]:
+    """Headers as `[name, value]` pairs with credential values replaced."""
+    return [
+        [name, REDACTED if name.lower() in SECRET_HEADERS else value] for name, value in headers
+    ]
+
+
+def redact_query(query: str) -> str:
+    pairs = parse_qsl(query, keep_blank_values=True)
+    if not pairs:
+        return query
+    return urlencode([(k, REDACTED if _SECRET_PARAM.search(k) else v) for k, v in pairs], safe="<>")
+
+
+def redact_url(url: str) -> str:
+    """The URL with credential query parameters and any userinfo replaced."""
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if "@" in netloc:
+        netloc = REDACTED + "@" + netloc.rsplit("@", 1)[1]
+    return urlunsplit(
+        (parts.scheme, netloc, parts.path, redact_query(parts.query), parts.fragment)
+    )
+
+
+def redact_subprotocols(subprotocols: Iterable[str]) -> list[str]:
+    out = []
+    for proto in subprotocols:
+        for prefix in _SECRET_SUBPROTOCOL_PREFIXES:
+            if proto.lower().startswith(prefix):
+                proto = proto[: len(prefix)] + REDACTED
+        out.append(proto)
+    return out
+
+
+def contains_key(data: bytes) -> bool:
+    """Cheap pre-check (two substring searches) before the regex runs."""
+    return (b"sk-" in data or b"ek_" in data) and _KEY_PATTERN.search(data) is not None
+
+
+def scrub_keys(data: bytes) -> bytes:
+    """Replace key-shaped substrings in a serialised frame."""
+    return _KEY_PATTERN.sub(REDACTED.encode(), data)
+
+
+# ---- audio -----------------------------------------------------------------------------------
+
+
+def base64_decoded_len(b64: str | bytes) -> int:
+    """Decoded length of a base64 string, from its length and padding, without decoding."""
+    n = len(b64)
+    if n == 0:
+        return 0
+    pad = 0
+    if b64[-1] in ("=", 61):
+        pad = 2 if b64[-2] in ("=", 61) else 1
+    return (n * 3) // 4 - pad
+
+
+# Item content parts that carry base64 audio (`conversation.item.create`, `.retrieved`).
+_AUDIO_PART_TYPES = frozenset({"input_audio", "audio", "output_audio"})
+
+
+def strip_audio(event: Any, top_level_field: str | None) -> int | None:
+    """Replace base64 audio in `event` (in place) by "" and return the decoded byte count.
+
+    Returns None when the event carries no audio payload at all. Handles the top-level field
+    named by the catalogue (`audio` on append, `delta` on audio deltas) and audio inside
+    conversation items (`item.content[].audio`).
+    """
+    if not isinstance(event, dict):
+        return None
+    total: int | None = None
+    if top_level_field is not None:
+        value = event.get(top_level_field)
+        if isinstance(value, str):
+            total = base64_decoded_len(value)
+            event[top_level_field] = ""
+    item = event.get("item")
+    if isinstance(item, dict):
+        content = item.get("content")
+        if isinstance(content, list):
+            for part in content:
+                if (
+                    isinstance(part, dict)
+                    and part.get("type") in _AUDIO_PART_TYPES
+                    and isinstance(part.get("audio"), str)
+                    and part["audio"]
+                ):
+                    total = (total or 0) + base64_decoded_len(part["audio"])
+                    part["audio"] = ""
+    return total

@@ -1,0 +1,130 @@
+"""Write one session's recording, a line at a time, so a crash leaves a valid file.
+
+Every line goes to the file in a single unbuffered `write`, so the file is valid JSONL up to
+its last complete line whatever happens to the process. A write that fails raises
+`RecordingError`: the caller (relay or hook) must stop relaying rather than let traffic pass
+unrecorded.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from rtlens import __version__
+from rtlens.catalogue import audio_field
+from rtlens.logfile import format as fmt
+from rtlens.logfile.redact import contains_key, scrub_keys, strip_audio
+
+
+class RecordingError(OSError):
+    """The recording could not be written."""
+
+
+class SessionWriter:
+    """Append-only writer for one session file (SPEC §1)."""
+
+    def __init__(
+        self,
+        out_dir: str | os.PathLike[str],
+        *,
+        source: str,
+        upstream: str | None,
+        redact_audio: bool = False,
+        session_id: str | None = None,
+        clock: fmt.SessionClock | None = None,
+        **header_extra: Any,
+    ) -> None:
+        self.clock = clock or fmt.SessionClock()
+        self.session_id = session_id or fmt.new_session_id()
+        self.redact_audio = redact_audio
+        self.path = Path(out_dir) / fmt.session_file_name(self.clock.started_us, self.session_id)
+        self.events = 0
+        self.bytes_written = 0
+        self.closed = False
+        header = fmt.make_header(
+            session_id=self.session_id,
+            started_us=self.clock.started_us,
+            source=source,
+            upstream=upstream,
+            rtlens_version=__version__,
+            redaction={"secrets": True, "audio": redact_audio},
+            **header_extra,
+        )
+        try:
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
+        except OSError as exc:
+            raise RecordingError(f"cannot create {self.path}: {exc.strerror or exc}") from exc
+        self._write(fmt.encode_header(header))
+
+    # -- frames ---------------------------------------------------------------------------------
+
+    def write_text(self, direction: str, data: bytes | str, ts_us: int | None = None) -> int:
+        """Record a text frame as received; returns the timestamp used (epoch µs)."""
+        ts_us = self.clock.now_us() if ts_us is None else ts_us
+        raw = data.encode() if isinstance(data, str) else data
+        try:
+            event = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            text = raw.decode("utf-8", "replace")
+            if contains_key(raw):
+                text = scrub_keys(raw).decode("utf-8", "replace")
+            self._write(fmt.encode_text(ts_us, direction, text))
+        else:
+            self._write(self._event_line(ts_us, direction, raw, event))
+        self.events += 1
+        return ts_us
+
+    def write_binary(self, direction: str, data: bytes, ts_us: int | None = None) -> int:
+        ts_us = self.clock.now_us() if ts_us is None else ts_us
+        self._write(fmt.encode_binary(ts_us, direction, data))
+        self.events += 1
+        return ts_us
+
+    def write_close(self, by: str, code: int | None, reason: str, ts_us: int | None = None) -> None:
+        """Write the close line and close the file. Safe to call more than once."""
+        if self.closed:
+            return
+        ts_us = self.clock.now_us() if ts_us is None else ts_us
+        try:
+            self._write(fmt.encode_close(ts_us, by, code, reason))
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            os.close(self._fd)
+
+    @property
+    def duration_s(self) -> float:
+        return (self.clock.now_us() - self.clock.started_us) / 1e6
+
+    # -- internals ------------------------------------------------------------------------------
+
+    def _event_line(self, ts_us: int, direction: str, raw: bytes, event: Any) -> bytes:
+        audio_bytes = None
+        if self.redact_audio and isinstance(event, dict):
+            audio_bytes = strip_audio(event, audio_field(direction, str(event.get("type"))))
+            if audio_bytes is not None:
+                raw = orjson.dumps(event)
+        if b"\n" in raw or b"\r" in raw:
+            # Pretty-printed JSON would break the one-line-per-frame format; the value is kept.
+            raw = orjson.dumps(event)
+        if contains_key(raw):
+            raw = scrub_keys(raw)
+        return fmt.encode_event(ts_us, direction, raw, audio_bytes)
+
+    def _write(self, line: bytes) -> None:
+        if self.closed:
+            raise RecordingError(f"{self.path} is already closed")
+        try:
+            written = os.write(self._fd, line)
+            while written < len(line):  # partial writes only happen on odd filesystems
+                written += os.write(self._fd, line[written:])
+        except OSError as exc:
+            raise RecordingError(f"cannot write {self.path}: {exc.strerror or exc}") from exc
+        self.bytes_written += len(line)
