@@ -94,23 +94,38 @@ def encode_header(header: dict[str, Any]) -> bytes:
 def encode_event(ts_us: int, direction: str, event_json: bytes, audio_bytes: int | None) -> bytes:
     """A frame line around an already-serialised JSON value (no newlines inside it)."""
     tail = b"}\n" if audio_bytes is None else b',"audio_bytes":%d}\n' % audio_bytes
-    return b'{"ts":' + format_ts(ts_us) + b',"dir":"' + direction.encode() + b'","event":' + (
-        event_json + tail
+    return (
+        b'{"ts":'
+        + format_ts(ts_us)
+        + b',"dir":"'
+        + direction.encode()
+        + b'","event":'
+        + (event_json + tail)
     )
 
 
 def encode_text(ts_us: int, direction: str, text: str) -> bytes:
     """A text frame that is not JSON."""
     return (
-        b'{"ts":' + format_ts(ts_us) + b',"dir":"' + direction.encode() + b'","text":'
-        + orjson.dumps(text) + b"}\n"
+        b'{"ts":'
+        + format_ts(ts_us)
+        + b',"dir":"'
+        + direction.encode()
+        + b'","text":'
+        + orjson.dumps(text)
+        + b"}\n"
     )
 
 
 def encode_binary(ts_us: int, direction: str, data: bytes) -> bytes:
     return (
-        b'{"ts":' + format_ts(ts_us) + b',"dir":"' + direction.encode() + b'","binary":"'
-        + base64.b64encode(data) + b'"}\n'
+        b'{"ts":'
+        + format_ts(ts_us)
+        + b',"dir":"'
+        + direction.encode()
+        + b'","binary":"'
+        + base64.b64encode(data)
+        + b'"}\n'
     )
 
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 import gzip
 import io
 import re
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -78,13 +79,21 @@ def cut(text: bytes | str) -> str:
 
 
 def read_records(path: str | Path) -> Iterator[Record]:
-    """Yield the records of one input file (see the module docstring)."""
+    """Yield the records of one input file (see the module docstring).
+
+    A file that cannot be opened raises `InputError`; a stream that breaks while reading (a
+    truncated or corrupt `.gz`, an I/O error) ends with an ERROR record instead.
+    """
     with open_input(path) as stream:
-        first = _first_significant_byte(stream)
-        if first == b"[":
-            yield from _read_array(stream)
-        else:
-            yield from _read_lines(stream)
+        last_line = 0
+        try:
+            first = _first_significant_byte(stream)
+            records = _read_array(stream) if first == b"[" else _read_lines(stream)
+            for record in records:
+                last_line = record[1]
+                yield record
+        except (OSError, EOFError, zlib.error) as exc:
+            yield (ERROR, last_line + 1, None, None, f"unreadable from here on: {exc}", "")
 
 
 def _first_significant_byte(stream: IO[bytes]) -> bytes:
@@ -141,9 +150,9 @@ def _json_error(exc: Exception, line: bytes) -> str:
     return f"invalid JSON: {exc}"
 
 
-# wire type -> (audio field, its search key), for the events whose payload is base64 audio.
-_AUDIO_TYPES: dict[bytes, tuple[str, bytes]] = {
-    name.encode(): (spec.audio_field, b'"' + spec.audio_field.encode() + b'":"')
+# wire type -> (audio field, its search key, the type as str), for base64-audio events.
+_AUDIO_TYPES: dict[bytes, tuple[str, bytes, str]] = {
+    name.encode(): (spec.audio_field, b'"' + spec.audio_field.encode() + b'":"', name)
     for (_, name), spec in BY_WIRE.items()
     if spec.audio_field
 }
@@ -160,11 +169,10 @@ def _fast_audio_line(line: bytes, line_no: int) -> Record | None:
         return None
     at += 8
     type_end = line.find(b'"', at, at + 64)
-    wire_type = line[at:type_end]
-    audio = _AUDIO_TYPES.get(wire_type)
+    audio = _AUDIO_TYPES.get(line[at:type_end])
     if audio is None:
         return None
-    field, key = audio
+    field, key, wire_type = audio
     start = line.find(key, type_end)
     if start < 0:
         return None
@@ -176,15 +184,17 @@ def _fast_audio_line(line: bytes, line_no: int) -> Record | None:
         obj = _loads(line[:start] + line[end:])
     except _JSONDecodeError:
         return None
-    event = obj.get("event", obj) if isinstance(obj, dict) else None
-    if (
-        not isinstance(event, dict)
-        or event.get(field) != ""
-        or event.get("type") != wire_type.decode()
-    ):
+    if type(obj) is not dict:
+        return None
+    event = obj.get("event", obj)
+    if type(event) is not dict or event.get(field) != "" or event.get("type") != wire_type:
         return None  # the match was not the event's own top-level field: parse normally
-    pad = (line[end - 1] == 0x3D) + (line[end - 2] == 0x3D)  # trailing "=" signs
-    return _classify(obj, line_no, line, (end - start) * 3 // 4 - pad)
+    decoded = (end - start) * 3 // 4 - (line[end - 1] == 0x3D) - (line[end - 2] == 0x3D)
+    ts = obj.get("ts")
+    direction = obj.get("dir")
+    if type(ts) is float and direction in _DIRECTIONS and "audio_bytes" not in obj:
+        return (EVENT, line_no, round(ts * 1_000_000), direction, event, decoded)
+    return _classify(obj, line_no, line, decoded)
 
 
 def _classify(obj: Any, line_no: int, line: bytes, stripped_len: int | None) -> Record:
@@ -227,8 +237,14 @@ def _classify(obj: Any, line_no: int, line: bytes, stripped_len: int | None) -> 
             if not isinstance(data, str):
                 return (ERROR, line_no, None, None, "'binary' must be a base64 string", cut(line))
             return (BINARY, line_no, ts_us, direction, {"binary": data[:MAX_RAW_CHARS]}, None)
-        return (ERROR, line_no, None, None, "frame line has no 'event', 'text' or 'binary'",
-                cut(line))
+        return (
+            ERROR,
+            line_no,
+            None,
+            None,
+            "frame line has no 'event', 'text' or 'binary'",
+            cut(line),
+        )
     wire_type = obj.get("type")
     if isinstance(wire_type, str):
         # A bare event: its direction follows from its type (client and server names differ).
@@ -241,8 +257,14 @@ def _classify(obj: Any, line_no: int, line: bytes, stripped_len: int | None) -> 
         return (EVENT, line_no, None, direction, obj, audio)
     if "rtlens" in obj:
         return (ERROR, line_no, None, None, "header line found after the first line", cut(line))
-    return (ERROR, line_no, None, None, "neither an rtlens line nor an event with a 'type'",
-            cut(line))
+    return (
+        ERROR,
+        line_no,
+        None,
+        None,
+        "neither an rtlens line nor an event with a 'type'",
+        cut(line),
+    )
 
 
 # ---- JSON array ------------------------------------------------------------------------------
@@ -260,8 +282,14 @@ def _read_array(stream: IO[bytes]) -> Iterator[Record]:
         try:
             obj = _loads(element)
         except _JSONDecodeError as exc:
-            yield (ERROR, line_no, None, None, f"array element {index}: invalid JSON: {exc}",
-                   cut(element))
+            yield (
+                ERROR,
+                line_no,
+                None,
+                None,
+                f"array element {index}: invalid JSON: {exc}",
+                cut(element),
+            )
             continue
         record = _classify(obj, line_no, element, None)
         if record[0] == ERROR:

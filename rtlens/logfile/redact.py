@@ -57,9 +57,7 @@ def redact_url(url: str) -> str:
     netloc = parts.netloc
     if "@" in netloc:
         netloc = REDACTED + "@" + netloc.rsplit("@", 1)[1]
-    return urlunsplit(
-        (parts.scheme, netloc, parts.path, redact_query(parts.query), parts.fragment)
-    )
+    return urlunsplit((parts.scheme, netloc, parts.path, redact_query(parts.query), parts.fragment))
 
 
 def redact_subprotocols(subprotocols: Iterable[str]) -> list[str]:

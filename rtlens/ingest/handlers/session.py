@@ -1,0 +1,153 @@
+"""Handlers for session configuration, errors and rate limits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rtlens.ingest.audio import parse_format
+from rtlens.ingest.fields import get_dict, get_int, get_list, get_num, get_str
+from rtlens.ingest.state import SessionState
+
+
+def session_object(
+    st: SessionState, t: float | None, ev: dict[str, Any], audio: int | None
+) -> None:
+    """session.created / session.updated (and beta transcription_session.*)."""
+    where = str(ev.get("type"))
+    session = get_dict(st, ev, "session", where)
+    if session is None:
+        return
+    cfg = st.config
+    if (
+        "audio" in session
+        or "output_modalities" in session
+        or session.get("type")
+        in (
+            "realtime",
+            "transcription",
+        )
+    ):
+        st.votes["ga"] += 1
+        audio_cfg = get_dict(st, session, "audio", where) or {}
+        inp = get_dict(st, audio_cfg, "input", where) or {}
+        out = get_dict(st, audio_cfg, "output", where) or {}
+        _apply_audio(st, inp, out, where)
+    elif "modalities" in session or "input_audio_format" in session or "voice" in session:
+        st.votes["beta"] += 1
+        _apply_beta(st, session, where)
+    cfg.server_session_id = get_str(st, session, "id", where) or cfg.server_session_id
+    model = get_str(st, session, "model", where)
+    if model:
+        cfg.model = model
+
+
+def _apply_beta(st: SessionState, session: dict[str, Any], where: str) -> None:
+    cfg = st.config
+    if "voice" in session:
+        cfg.voice = get_str(st, session, "voice", where)
+    _apply_format(st, session.get("input_audio_format"), "input")
+    _apply_format(st, session.get("output_audio_format"), "output")
+    if "turn_detection" in session:
+        _apply_turn_detection(st, session.get("turn_detection"), where)
+    if "input_audio_transcription" in session:
+        tr = get_dict(st, session, "input_audio_transcription", where)
+        cfg.transcription_model = get_str(st, tr, "model", where) if tr else None
+
+
+def _apply_audio(st: SessionState, inp: dict[str, Any], out: dict[str, Any], where: str) -> None:
+    cfg = st.config
+    _apply_format(st, inp.get("format"), "input")
+    _apply_format(st, out.get("format"), "output")
+    if "voice" in out:
+        cfg.voice = get_str(st, out, "voice", where)
+    if "turn_detection" in inp:
+        _apply_turn_detection(st, inp.get("turn_detection"), where)
+    if "transcription" in inp:
+        tr = get_dict(st, inp, "transcription", where)
+        cfg.transcription_model = get_str(st, tr, "model", where) if tr else None
+
+
+def _apply_format(st: SessionState, value: Any, which: str) -> None:
+    if value is None:
+        return
+    parsed = parse_format(value)
+    if parsed is None:
+        return
+    if which == "input":
+        st.config.input_format, st.config.input_format_seen = parsed, True
+    else:
+        st.config.output_format, st.config.output_format_seen = parsed, True
+
+
+def _apply_turn_detection(st: SessionState, value: Any, where: str) -> None:
+    cfg = st.config
+    if value is None:
+        cfg.turn_detection = "none"
+        cfg.vad_threshold = cfg.prefix_padding_ms = cfg.silence_duration_ms = None
+        return
+    if not isinstance(value, dict):
+        st.field_error(where, "turn_detection", "an object or null", value)
+        return
+    cfg.turn_detection = get_str(st, value, "type", where) or "server_vad"
+    cfg.vad_threshold = get_num(st, value, "threshold", where)
+    cfg.prefix_padding_ms = get_num(st, value, "prefix_padding_ms", where)
+    cfg.silence_duration_ms = get_num(st, value, "silence_duration_ms", where)
+
+
+def error(st: SessionState, t: float | None, ev: dict[str, Any], audio: int | None) -> None:
+    err = get_dict(st, ev, "error", "error") or {}
+    client_event_id = get_str(st, err, "event_id", "error")
+    client_type = st.client_types.get(client_event_id) if client_event_id else None
+    code = _code(err.get("code"))
+    if (
+        client_type is None
+        and client_event_id is None
+        and code in ("invalid_json", "invalid_event")
+    ):
+        client_type = st.last_bad_frame  # non-JSON and binary frames carry no event_id
+    st.errors.append(
+        {
+            "seq": st.seq,
+            "t_ms": t,
+            "source": "error_event",
+            "type": get_str(st, err, "type", "error"),
+            "code": code,
+            "message": get_str(st, err, "message", "error"),
+            "param": _code(err.get("param")),
+            "client_event_id": client_event_id,
+            "client_event_type": client_type,
+        }
+    )
+
+
+def _code(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    return str(value)
+
+
+def rate_limits(st: SessionState, t: float | None, ev: dict[str, Any], audio: int | None) -> None:
+    where = "rate_limits.updated"
+    entries = get_list(st, ev, "rate_limits", where) or []
+    last = st.last_response
+    for entry in entries:
+        if not isinstance(entry, dict):
+            st.field_error(where, "rate_limits[]", "an object", entry)
+            continue
+        limit = get_int(st, entry, "limit", where)
+        remaining = get_int(st, entry, "remaining", where)
+        pct = 100.0 * remaining / limit if limit and remaining is not None else None
+        st.rate_limits.append(
+            {
+                "seq": st.seq,
+                "t_ms": t,
+                "ts": st.current_ts_us,
+                "name": get_str(st, entry, "name", where),
+                "limit": limit,
+                "remaining": remaining,
+                "reset_seconds": get_num(st, entry, "reset_seconds", where),
+                "remaining_pct": pct,
+                "response_id": last.response_id if last else None,
+                "turn": last.turn.n if last and last.turn else None,
+            }
+        )

@@ -1,0 +1,291 @@
+"""Ingest many recordings into one database, spread over the machine's cores.
+
+Worker processes each normalize whole files and stream their rows back through a bounded
+queue; the parent alone writes to DuckDB (one writer per database file), in one
+transaction, so a failed run leaves the database as it was. Memory stays bounded: events
+travel in chunks, and the queue holds at most a few of them.
+
+Re-ingesting replaces: rows of sessions previously loaded from the same files, or with the
+same session id (a moved or copied recording), are deleted first.
+"""
+
+from __future__ import annotations
+
+import glob
+import multiprocessing as mp
+import os
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rtlens.ingest.normalize import SessionTables, normalize_file
+from rtlens.logfile.reader import InputError
+from rtlens.schema import TABLE_NAMES
+
+RECORDING_SUFFIXES = (".jsonl", ".json", ".ndjson", ".jsonl.gz", ".json.gz", ".ndjson.gz")
+_FLUSH_EVENTS_ROWS = 50_000
+_FLUSH_SMALL_FILES = 256
+
+
+@dataclass
+class FileProblem:
+    source_file: str
+    count: int
+    first: str  # "line N: what"
+
+
+@dataclass
+class IngestResult:
+    files: int = 0
+    sessions: int = 0
+    events: int = 0
+    ingest_errors: int = 0
+    problems: list[FileProblem] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # duplicates of a session in this run
+    seconds: float = 0.0
+
+
+def expand_inputs(paths: list[str | Path]) -> list[Path]:
+    """Files, folders (searched recursively for recordings) and glob patterns → files."""
+    files: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found = sorted(
+                p for p in path.rglob("*") if p.is_file() and p.name.endswith(RECORDING_SUFFIXES)
+            )
+            if not found:
+                raise InputError(
+                    f"{path}: no recordings in this folder "
+                    f"(looked for {', '.join('*' + s for s in RECORDING_SUFFIXES)})"
+                )
+            files.extend(found)
+        elif path.exists():
+            files.append(path)
+        elif glob.has_magic(str(raw)):
+            matches = sorted(Path(p) for p in glob.glob(str(raw), recursive=True))  # noqa: PTH207
+            matches = [p for p in matches if p.is_file()]
+            if not matches:
+                raise InputError(f"{raw}: the pattern matches no files")
+            files.extend(matches)
+        else:
+            raise InputError(f"{raw}: no such file or folder")
+    unique: dict[str, Path] = {}
+    for f in files:
+        unique.setdefault(str(f.resolve()), f)
+    return list(unique.values())
+
+
+# ---- the parallel part -----------------------------------------------------------------------
+
+Message = tuple[Any, ...]
+
+
+def _normalize_to(put: Callable[[Message], None], index: int, path: Path) -> None:
+    """Normalize one file, reporting through `put` (same protocol in and out of process)."""
+    try:
+        result = normalize_file(
+            path,
+            sink=lambda table, rows: put(("chunk", index, table, rows)),
+            on_start=lambda session_id: put(("begin", index, session_id)),
+        )
+    except InputError as exc:
+        put(("failed", index, str(exc)))
+        return
+    except Exception:
+        put(("failed", index, "internal error: " + traceback.format_exc(limit=3)))
+        return
+    put(("done", index, result))
+
+
+def _worker(tasks: Any, results: Any) -> None:
+    while True:
+        task = tasks.get()
+        if task is None:
+            return
+        index, path = task
+        _normalize_to(results.put, index, path)
+
+
+def _run_workers(files: list[Path], workers: int, handle: Callable[[Message], None]) -> None:
+    """Normalize every file, passing each message to `handle` in the calling process."""
+    if workers <= 1:
+        for index, path in enumerate(files):
+            _normalize_to(handle, index, path)
+        return
+    ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+    tasks = ctx.Queue()
+    results = ctx.Queue(maxsize=4 * workers)
+    for item in enumerate(files):
+        tasks.put(item)
+    for _ in range(workers):
+        tasks.put(None)
+    procs = [
+        ctx.Process(target=_worker, args=(tasks, results), daemon=True) for _ in range(workers)
+    ]
+    for proc in procs:
+        proc.start()
+    pending = len(files)
+    try:
+        while pending:
+            message = results.get()
+            if message[0] in ("done", "failed"):
+                pending -= 1
+            handle(message)
+    finally:
+        for proc in procs:
+            if pending:
+                proc.terminate()
+            proc.join()
+
+
+def default_workers(files: list[Path]) -> int:
+    total = sum(f.stat().st_size for f in files)
+    if len(files) < 2 or total < 4 << 20:
+        return 1  # starting processes costs more than it saves
+    return max(1, min(len(files), os.cpu_count() or 1))
+
+
+# ---- the writing part ------------------------------------------------------------------------
+
+
+def ingest(
+    paths: list[str | Path],
+    db: str | Path | None = None,
+    *,
+    con: Any = None,
+    parquet_dir: str | Path | None = None,
+    workers: int | None = None,
+    on_file_done: Callable[[Path], None] | None = None,
+) -> IngestResult:
+    """Load recordings into a DuckDB database (a path, or an open connection `con`)."""
+    started = time.perf_counter()
+    files = expand_inputs(paths)
+    n_workers = default_workers(files) if workers is None else max(1, workers)
+    from rtlens.store import db as store
+
+    own = con is None
+    if own:
+        con = store.connect(db if db is not None else store.DEFAULT_DB)
+    writer = _Writer(con, store, files, on_file_done)
+    try:
+        con.execute("BEGIN TRANSACTION")
+        writer.start()
+        _run_workers(files, n_workers, writer.handle)
+        writer.finish()
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    if parquet_dir is not None:
+        store.export_parquet(con, parquet_dir)
+    if own:
+        con.close()
+    writer.result.seconds = time.perf_counter() - started
+    return writer.result
+
+
+class _Writer:
+    """Applies worker messages to the database, in arrival order."""
+
+    def __init__(
+        self, con: Any, store: Any, files: list[Path], on_file_done: Callable[[Path], None] | None
+    ) -> None:
+        self.con, self.store, self.files, self.on_file_done = con, store, files, on_file_done
+        self.resolved = [str(f.resolve()) for f in files]
+        self.result = IngestResult(files=len(files))
+        self.owner: dict[str, int] = {}  # session id -> index of the file providing it
+        self.session_of: dict[int, str] = {}
+        self.skip: set[int] = set()
+        self.existing: set[str] = set()
+        self.events: list[tuple[Any, ...]] = []
+        self.small: dict[str, list[tuple[Any, ...]]] = {n: [] for n in TABLE_NAMES if n != "events"}
+        self.small_files = 0
+
+    def start(self) -> None:
+        """Forget what these files loaded before (re-ingesting replaces, never duplicates)."""
+        store, con = self.store, self.con
+        store.delete_sessions(con, store.sessions_of_files(con, self.resolved))
+        store.delete_file_errors(con, self.resolved)
+        self.existing = store.known_session_ids(con)
+
+    def handle(self, message: Message) -> None:
+        kind, index = message[0], message[1]
+        if kind == "begin":
+            self._begin(index, message[2])
+        elif kind == "chunk":
+            if index in self.skip:
+                return
+            rows = message[3]
+            self.events.extend(rows)
+            self.result.events += len(rows)
+            if len(self.events) >= _FLUSH_EVENTS_ROWS:
+                self.store.append_rows(self.con, "events", self.events)
+                self.events = []
+        elif kind == "done":
+            if index not in self.skip:
+                self._done(message[2])
+            self._file_done(index)
+        elif kind == "failed":
+            session_id = self.session_of.get(index)
+            if session_id is not None and index not in self.skip:
+                self._flush_events()
+                self.store.delete_sessions(self.con, [session_id])
+            row = (session_id, self.resolved[index], None, message[2], None)
+            self.small["ingest_errors"].append(row)
+            _note_problems(self.result, self.resolved[index], [row])
+            self._file_done(index)
+
+    def _begin(self, index: int, session_id: str) -> None:
+        if session_id in self.owner:
+            self.skip.add(index)
+            first = self.files[self.owner[session_id]]
+            self.result.skipped.append(f"{self.files[index]}: same session id as {first}; skipped")
+            return
+        self.owner[session_id] = index
+        self.session_of[index] = session_id
+        if session_id in self.existing:
+            self.store.delete_sessions(self.con, [session_id])  # same session, another path
+
+    def _done(self, tables: SessionTables) -> None:
+        for name, rows in tables.rows.items():
+            if name == "events":
+                self.events.extend(rows)
+                self.result.events += len(rows)
+            else:
+                self.small[name].extend(rows)
+        self.result.sessions += len(tables.rows["sessions"])
+        _note_problems(self.result, tables.source_file, tables.rows["ingest_errors"])
+        self.small_files += 1
+        if self.small_files >= _FLUSH_SMALL_FILES:
+            self._flush_small()
+
+    def _file_done(self, index: int) -> None:
+        if self.on_file_done is not None:
+            self.on_file_done(self.files[index])
+
+    def _flush_events(self) -> None:
+        self.store.append_rows(self.con, "events", self.events)
+        self.events = []
+
+    def _flush_small(self) -> None:
+        for name, rows in self.small.items():
+            self.store.append_rows(self.con, name, rows)
+            rows.clear()
+        self.small_files = 0
+
+    def finish(self) -> None:
+        self._flush_events()
+        self._flush_small()
+
+
+def _note_problems(result: IngestResult, source_file: str, rows: list[tuple[Any, ...]]) -> None:
+    if not rows:
+        return
+    result.ingest_errors += len(rows)
+    line_no, error = rows[0][2], rows[0][3]
+    where = f"line {line_no}: " if line_no is not None else ""
+    result.problems.append(FileProblem(source_file, len(rows), where + str(error)))
