@@ -46,6 +46,7 @@ def _cols(spec: str) -> tuple[Column, ...]:
     return tuple(out)
 
 
+# fmt: off
 TABLES: dict[str, Table] = {
     t.name: t
     for t in (
@@ -245,6 +246,7 @@ raw VARCHAR | the line, cut to 64 KiB
 """)),
     )
 }
+# fmt: on
 
 TABLE_NAMES: tuple[str, ...] = tuple(TABLES)
 

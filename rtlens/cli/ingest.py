@@ -1,11 +1,76 @@
-"""`rtlens ingest`."""
+"""`rtlens ingest`: load recordings into DuckDB (and Parquet)."""
 
 from __future__ import annotations
 
+import contextlib
+import sys
+
 import click
+
+from rtlens.cli.options import db_option, paths_argument
 
 
 @click.command()
-def ingest() -> None:
-    """(not yet implemented)"""
-    raise click.ClickException("ingest is not implemented yet")
+@paths_argument()
+@db_option(default="rtlens.duckdb", help_text="DuckDB file to create or update.")
+@click.option(
+    "--parquet",
+    "parquet_dir",
+    type=click.Path(file_okay=False),
+    help="Also write every table as Parquet under DIR/<table>/ (partitioned by date).",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    help="Processes to use (default: one per core for many or large files).",
+)
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing but problems.")
+def ingest(
+    paths: tuple[str, ...], db: str, parquet_dir: str | None, workers: int | None, quiet: bool
+) -> None:
+    """Load recordings (files, folders, globs) into DuckDB tables.
+
+    Accepts rtlens JSONL, bare event JSONL, JSON arrays of events, and .gz versions.
+    Re-ingesting a file replaces its rows. Lines that cannot be used land in the
+    ingest_errors table and are reported below (exit code 1).
+
+    \b
+    Example:
+      rtlens ingest recordings/ --db rt.duckdb --parquet rt_parquet/
+    """
+    from rtlens.ingest.pipeline import expand_inputs
+    from rtlens.ingest.pipeline import ingest as run_ingest
+    from rtlens.logfile.reader import InputError
+
+    try:
+        files = expand_inputs(list(paths))
+    except InputError as exc:
+        raise click.UsageError(str(exc)) from exc
+    show_bar = not quiet and len(files) > 1 and sys.stderr.isatty()
+    bar = click.progressbar(length=len(files), label="Ingesting", file=sys.stderr, show_pos=True)
+    with bar if show_bar else contextlib.nullcontext(bar):
+        try:
+            result = run_ingest(
+                files,
+                db,
+                parquet_dir=parquet_dir,
+                workers=workers,
+                on_file_done=(lambda _path: bar.update(1)) if show_bar else None,
+            )
+        except (InputError, RuntimeError) as exc:
+            raise click.ClickException(str(exc)) from exc
+    for problem in result.problems:
+        click.echo(
+            f"{problem.source_file}: {problem.count} line(s) in ingest_errors ({problem.first})",
+            err=True,
+        )
+    for skipped in result.skipped:
+        click.echo(skipped, err=True)
+    if not quiet:
+        target = f"{db}" + (f" and {parquet_dir}/" if parquet_dir else "")
+        click.echo(
+            f"Ingested {result.files} file(s): {result.sessions} session(s), "
+            f"{result.events:,} events into {target} in {result.seconds:.1f} s"
+        )
+    if result.problems or result.skipped:
+        sys.exit(1)

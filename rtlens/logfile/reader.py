@@ -27,7 +27,7 @@ import gzip
 import io
 import re
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -67,7 +67,8 @@ def open_input(path: str | Path) -> IO[bytes]:
         raise InputError(f"{path}: cannot read ({exc.strerror})") from exc
     magic = raw.peek(2)[:2] if isinstance(raw, io.BufferedReader) else b""
     if magic == b"\x1f\x8b":
-        return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
+        raw.close()
+        return io.BufferedReader(gzip.GzipFile(path, "rb"), buffer_size=1 << 16)  # type: ignore[arg-type]
     return raw
 
 
@@ -75,7 +76,7 @@ def cut(text: bytes | str) -> str:
     """A line's text for `ingest_errors.raw`, cut to 64 KiB."""
     if isinstance(text, bytes):
         text = text[: MAX_RAW_CHARS * 4].decode("utf-8", "replace")
-    return text[:MAX_RAW_CHARS]
+    return text.rstrip("\r\n")[:MAX_RAW_CHARS]
 
 
 def read_records(path: str | Path) -> Iterator[Record]:
@@ -106,10 +107,10 @@ def _first_significant_byte(stream: IO[bytes]) -> bytes:
 # ---- JSONL -----------------------------------------------------------------------------------
 
 
-def _read_lines(stream: IO[bytes]) -> Iterator[Record]:
+def _read_lines(stream: Iterable[bytes], first_line_no: int = 1) -> Iterator[Record]:
     loads = _loads
     seen_content = False
-    for line_no, line in enumerate(stream, 1):
+    for line_no, line in enumerate(stream, first_line_no):
         if not seen_content:
             line = line.lstrip(b"\xef\xbb\xbf")
             if not line.strip():
@@ -274,11 +275,25 @@ _CHUNK = 1 << 20
 
 
 def _read_array(stream: IO[bytes]) -> Iterator[Record]:
-    """Stream the elements of a top-level JSON array without loading the whole array."""
-    for index, (line_no, element) in enumerate(_split_array(stream), 1):
-        if isinstance(element, str):  # a structural problem: the rest cannot be split
-            yield (ERROR, line_no, None, None, element, "")
+    """Stream the elements of a top-level JSON array without loading the whole array.
+
+    Anything after the array's closing bracket is read as JSONL (a JSONL file whose first
+    line happens to be an array), so no line is silently ignored.
+    """
+    index = 0
+    for item in _split_array(stream):
+        if item[0] == "rest":
+            _, line_no, rest = item
+            yield from _read_lines(_Lines(rest, stream), first_line_no=line_no)
             return
+        if item[0] == "fatal":
+            yield (ERROR, item[1], None, None, item[2], "")
+            return
+        _, line_no, element = item
+        index += 1
+        if not element:
+            yield (ERROR, line_no, None, None, f"array element {index}: empty", "")
+            continue
         try:
             obj = _loads(element)
         except _JSONDecodeError as exc:
@@ -297,71 +312,91 @@ def _read_array(stream: IO[bytes]) -> Iterator[Record]:
         yield record
 
 
-def _split_array(stream: IO[bytes]) -> Iterator[tuple[int, bytes | str]]:
-    """Yield (line number, element bytes) per top-level element; a str means a fatal problem."""
-    buf = b""
-    pos = 0
-    depth = 0
-    start = -1
-    line_no = 1
-    counted = 0  # bytes of buf already counted into line_no
-    eof = False
-    started = False
+class _Lines:
+    """Iterate lines of `head` bytes, then of the rest of `stream`."""
+
+    def __init__(self, head: bytes, stream: IO[bytes]) -> None:
+        self.head, self.stream = head, stream
+
+    def __iter__(self) -> Iterator[bytes]:
+        head = self.head
+        if head:
+            parts = head.split(b"\n")
+            tail = parts.pop()
+            yield from (p + b"\n" for p in parts)
+            if tail:
+                yield tail + self.stream.readline()
+        yield from self.stream
+
+
+def _split_array(stream: IO[bytes]) -> Iterator[tuple[Any, ...]]:
+    """Yield ("element", line_no, bytes) per top-level element; then ("rest", line_no, bytes)
+    if anything follows the array, or ("fatal", line_no, message) if it cannot go on."""
+    buf = stream.read(_CHUNK)
+    lead = len(buf) - len(buf.lstrip(b"\xef\xbb\xbf \t\r\n"))
+    line_no = 1 + buf.count(b"\n", 0, lead)
+    counted = lead  # newlines before this offset are already counted in line_no
+    sep = lead  # offset of the "[" or "," that opened the current element
+    pos = lead + 1
+    depth = 1
     while True:
         match = _STRUCTURAL.search(buf, pos)
         if match is None:
-            if eof:
-                break
             chunk = stream.read(_CHUNK)
             if not chunk:
-                eof = True
-                continue
-            keep = start if start >= 0 else len(buf)
-            line_no += buf.count(b"\n", counted, keep)
-            buf, pos = buf[keep:] + chunk, pos - keep
-            if start >= 0:
-                start = 0
-            counted = 0
+                yield ("fatal", line_no, "truncated JSON array: the file ends inside it")
+                return
+            line_no += buf.count(b"\n", counted, sep)
+            buf, pos, counted, sep = buf[sep:] + chunk, pos - sep, 0, 0
             continue
-        char = match.group()
         at = match.start()
-        if char == b'"':
+        char = buf[at]
+        if char == 0x22:  # a string: jump past its closing quote
             close = _string_end(buf, at + 1)
-            if close < 0:
-                if eof:
-                    break
+            while close < 0:
                 chunk = stream.read(_CHUNK)
                 if not chunk:
-                    eof = True
+                    yield ("fatal", line_no, "truncated JSON array: the file ends inside a string")
+                    return
                 buf += chunk
-                pos = at
-                continue
+                close = _string_end(buf, at + 1)
             pos = close + 1
-            continue
-        pos = at + 1
-        if not started:
-            if char != b"[":
-                yield (line_no, "not a JSON array")
-                return
-            started = True
-            depth = 1
-            continue
-        if char in (b"[", b"{"):
-            if depth == 1 and start < 0:
-                start = at
+        elif char in (0x5B, 0x7B):  # [ {
             depth += 1
-        elif char in (b"]", b"}"):
+            pos = at + 1
+        elif char in (0x5D, 0x7D):  # ] }
             depth -= 1
-            if depth == 1 and start >= 0:
-                line_no += buf.count(b"\n", counted, start)
-                counted = start
-                yield (line_no, buf[start : at + 1])
-                start = -1
-            elif depth == 0:
+            pos = at + 1
+            if depth == 0:
+                element = buf[sep + 1 : at].strip()
+                if element:
+                    line_no, counted = _located(buf, sep + 1, line_no, counted)
+                    yield ("element", line_no, element)
+                line_no += buf.count(b"\n", counted, at)
+                rest = buf[at + 1 :]
+                if rest.strip() or _has_more(stream):
+                    yield ("rest", line_no, rest)
                 return
-        elif char == b"," and depth == 1:
-            start = -1
-    yield (line_no, "truncated JSON array: the file ends inside an element")
+        elif char == 0x2C and depth == 1:  # ,
+            line_no, counted = _located(buf, sep + 1, line_no, counted)
+            yield ("element", line_no, buf[sep + 1 : at].strip())
+            sep = at
+            pos = at + 1
+        else:
+            pos = at + 1
+
+
+def _has_more(stream: IO[bytes]) -> bool:
+    peek = getattr(stream, "peek", None)
+    return bool(peek(1).strip()) if peek else False
+
+
+def _located(buf: bytes, start: int, line_no: int, counted: int) -> tuple[int, int]:
+    """Line number of the first non-blank byte at or after `start`."""
+    first = start
+    while first < len(buf) and buf[first] in b" \t\r\n":
+        first += 1
+    return line_no + buf.count(b"\n", counted, first), first
 
 
 def _string_end(buf: bytes, pos: int) -> int:

@@ -71,16 +71,18 @@ def _response_format(body: dict[str, Any]) -> tuple[str, float] | None:
 
 def audio_delta(st: SessionState, t: float | None, ev: dict[str, Any], audio: int | None) -> None:
     """The hot path: one call per audio chunk, so only counters."""
-    resp = st.responses.get(ev.get("response_id"))  # type: ignore[arg-type]
+    response_id = ev.get("response_id")
+    resp = st.responses.get(response_id) if type(response_id) is str else None
     if resp is None:
-        resp = _unseen_response(st, ev.get("response_id"))
+        resp = _unseen_response(st, response_id)
         if resp is None:
             return
     if resp.first_audio_ms is None:
         resp.first_audio_ms = t
     if audio:
         resp.audio_bytes += audio
-        item = st.items.get(ev.get("item_id"))  # type: ignore[arg-type]
+        item_id = ev.get("item_id")
+        item = st.items.get(item_id) if type(item_id) is str else None
         if item is not None:
             item.audio_bytes += audio
     resp.audio_deltas += 1
