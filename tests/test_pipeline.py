@@ -1,0 +1,166 @@
+"""Ingest into a real DuckDB file: inputs, replacement on re-ingest, cores, Parquet, CLI."""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+from builders import Session, b64, ga_session, usage
+from click.testing import CliRunner
+
+from rtlens.cli import main
+from rtlens.ingest.pipeline import expand_inputs, ingest
+from rtlens.logfile.reader import InputError
+from rtlens.schema import TABLE_NAMES
+
+
+def make_session(path: Path, session_id: str, turns: int) -> Path:
+    s = Session(session_id)
+    s.server(0, "session.created", session=ga_session())
+    t = 100
+    for n in range(turns):
+        s.client(t, "input_audio_buffer.append", audio=b64(9600))
+        s.server(t + 100, "input_audio_buffer.speech_started", audio_start_ms=0, item_id=f"u{n}")
+        s.server(t + 900, "input_audio_buffer.speech_stopped", audio_end_ms=800, item_id=f"u{n}")
+        s.server(t + 950, "input_audio_buffer.committed", item_id=f"u{n}")
+        s.server(t + 1000, "response.created", response={"id": f"{session_id}-r{n}"})
+        s.server(t + 1300, "response.output_audio.delta", response_id=f"{session_id}-r{n}",
+                 delta=b64(4800))
+        s.server(t + 1400, "response.done", response={
+            "id": f"{session_id}-r{n}", "status": "completed", "usage": usage(10, 10, 5, 5)})
+        t += 2000
+    return s.write(path)
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    root = tmp_path / "recs"
+    (root / "sub").mkdir(parents=True)
+    for i in range(6):
+        make_session(root / ("sub" if i % 2 else ".") / f"s{i}.jsonl", f"sess-{i}", turns=i + 1)
+    (root / "notes.txt").write_text("not a recording")
+    return root
+
+
+def dump(db: Path) -> dict[str, list[tuple]]:
+    con = duckdb.connect(str(db), read_only=True)
+    out = {}
+    for name in TABLE_NAMES:
+        rows = con.execute(f"SELECT * EXCLUDE (session_id) FROM {name}").fetchall()
+        out[name] = sorted(rows, key=repr)
+    con.close()
+    return out
+
+
+def test_folder_ingest_counts(folder, tmp_path):
+    result = ingest([folder], tmp_path / "a.duckdb")
+    assert (result.files, result.sessions, result.ingest_errors) == (6, 6, 0)
+    con = duckdb.connect(str(tmp_path / "a.duckdb"))
+    assert con.execute("SELECT count(*) FROM turns").fetchone() == (21,)  # 1+2+...+6
+    assert con.execute("SELECT count(*) FROM events").fetchone()[0] == result.events
+    assert con.execute("SELECT min(v2v_ms), max(v2v_ms) FROM turns").fetchone() == (400, 400)
+
+
+def test_parallel_and_serial_ingest_give_identical_tables(folder, tmp_path):
+    ingest([folder], tmp_path / "serial.duckdb", workers=1)
+    ingest([folder], tmp_path / "parallel.duckdb", workers=3)
+    assert dump(tmp_path / "serial.duckdb") == dump(tmp_path / "parallel.duckdb")
+
+
+def test_reingesting_replaces_never_duplicates(folder, tmp_path):
+    db = tmp_path / "r.duckdb"
+    ingest([folder], db)
+    before = dump(db)
+    ingest([folder / "s0.jsonl"], db)
+    ingest([folder], db)
+    assert dump(db) == before
+    make_session(folder / "s0.jsonl", "sess-0", turns=3)  # the recording changed
+    ingest([folder / "s0.jsonl"], db)
+    con = duckdb.connect(str(db))
+    assert con.execute("SELECT n_turns FROM sessions WHERE session_id = 'sess-0'").fetchone() == (3,)
+    assert con.execute("SELECT count(*) FROM turns WHERE session_id = 'sess-0'").fetchone() == (3,)
+
+
+def test_a_moved_recording_replaces_its_session(folder, tmp_path):
+    db = tmp_path / "m.duckdb"
+    ingest([folder], db)
+    moved = tmp_path / "moved.jsonl"
+    shutil.move(folder / "s2.jsonl", moved)
+    ingest([moved], db)
+    con = duckdb.connect(str(db))
+    assert con.execute("SELECT count(*) FROM sessions").fetchone() == (6,)
+    assert con.execute(
+        "SELECT source_file FROM sessions WHERE session_id = 'sess-2'").fetchone() == (str(moved),)
+
+
+def test_the_same_session_twice_in_one_run_is_skipped_and_reported(folder, tmp_path):
+    copy = tmp_path / "copy.jsonl"
+    shutil.copy(folder / "sub" / "s1.jsonl", copy)
+    result = ingest([folder, copy], tmp_path / "d.duckdb")
+    assert result.sessions == 6 and len(result.skipped) == 1
+    assert "same session id" in result.skipped[0]
+
+
+def test_globs_gzip_and_missing_inputs(folder, tmp_path):
+    gz = tmp_path / "z.jsonl.gz"
+    gz.write_bytes(gzip.compress((folder / "sub" / "s3.jsonl").read_bytes().replace(b"sess-3", b"zz")))
+    files = expand_inputs([str(folder / "**" / "s[12].jsonl"), gz])
+    assert sorted(f.name for f in files) == ["s1.jsonl", "s2.jsonl", "z.jsonl.gz"]
+    result = ingest(files, tmp_path / "g.duckdb")
+    assert result.sessions == 3
+    with pytest.raises(InputError, match="no such file"):
+        expand_inputs([tmp_path / "nope.jsonl"])
+    empty = tmp_path / "empty_dir"
+    empty.mkdir()
+    with pytest.raises(InputError, match="no recordings in this folder"):
+        expand_inputs([empty])
+
+
+def test_parquet_has_the_same_tables(folder, tmp_path):
+    db, pq = tmp_path / "p.duckdb", tmp_path / "pq"
+    ingest([folder], db, parquet_dir=pq)
+    con = duckdb.connect(str(db))
+    for name in TABLE_NAMES:
+        expected = con.execute(f"SELECT count(*) FROM {name}").fetchone()[0]
+        if expected == 0:
+            continue
+        got = con.execute(
+            f"SELECT count(*) FROM read_parquet('{pq}/{name}/**/*.parquet', hive_partitioning=true)"
+        ).fetchone()[0]
+        assert got == expected, name
+    dates = con.execute(
+        f"SELECT DISTINCT date FROM read_parquet('{pq}/turns/**/*.parquet', hive_partitioning=true)"
+    ).fetchall()
+    assert [str(d[0]) for d in dates] == ["2025-11-25"]
+
+
+def test_cli_ingest_reports_problems_per_file_and_exits_1(folder, tmp_path):
+    bad = folder / "bad.jsonl"
+    bad.write_text('{"type": "session.created", "session": {}}\n{oops\n')
+    runner = CliRunner()
+    result = runner.invoke(main, ["ingest", str(folder), "--db", str(tmp_path / "c.duckdb")])
+    assert result.exit_code == 1
+    assert f"{bad}: 1 line(s) in ingest_errors (line 2: invalid JSON" in result.stderr
+    assert "Ingested 7 file(s): 7 session(s)" in result.stdout
+    con = duckdb.connect(str(tmp_path / "c.duckdb"))
+    assert con.execute("SELECT line_no, raw FROM ingest_errors").fetchall() == [(2, "{oops")]
+
+
+def test_cli_ingest_usage_errors_exit_2(tmp_path):
+    runner = CliRunner()
+    result = runner.invoke(main, ["ingest", str(tmp_path / "missing.jsonl")])
+    assert result.exit_code == 2
+    assert "missing.jsonl: no such file or folder" in result.stderr
+    result = runner.invoke(main, ["ingest"])
+    assert result.exit_code == 2
+
+
+def test_an_empty_file_is_an_error_not_a_session(tmp_path):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_bytes(b"")
+    result = ingest([empty], tmp_path / "e.duckdb")
+    assert result.sessions == 0 and result.ingest_errors == 1
+    assert result.problems[0].first == "empty file: no events"
