@@ -1,8 +1,9 @@
 """Generate the reference docs from the single sources of truth.
 
 `docs/events.md` comes from the event catalogue (and the normalizer's routing table),
-`docs/schema.md` from the table schema and the shared views. `tests/test_docs.py` fails
-when a committed doc differs from what this module generates. Regenerate with:
+`docs/schema.md` from the table schema and the shared views. `tests/test_schema.py` fails
+when a committed doc differs from what this module generates. Regenerate (from the
+checkout's root) with:
 
     python -m rtlens.docsgen
 """
@@ -15,7 +16,7 @@ from pathlib import Path
 from rtlens.catalogue import CATALOGUE
 from rtlens.schema import SCHEMA_VERSION, TABLES
 
-DOCS = Path(__file__).resolve().parent.parent / "docs"
+DOCS = Path("docs")  # relative to the checkout, where this is run
 
 
 def events_md() -> str:
@@ -115,5 +116,5 @@ def write_all(docs_dir: Path = DOCS) -> list[Path]:
 
 
 if __name__ == "__main__":
-    for written in write_all():
+    for written in write_all(Path(sys.argv[1]) if len(sys.argv) > 1 else DOCS):
         sys.stdout.write(f"wrote {written}\n")

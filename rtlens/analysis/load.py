@@ -1,0 +1,51 @@
+"""Open the data a report or query runs on: an existing database, or recordings ingested
+into memory on the fly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from rtlens.ingest.pipeline import IngestResult, expand_inputs, ingest
+from rtlens.logfile.reader import InputError
+from rtlens.store import db as store
+from rtlens.store.views import create_views
+
+
+def open_database(path: str | Path) -> duckdb.DuckDBPyConnection:
+    """Open an rtlens database read-only (shared views as temporary views)."""
+    if not Path(path).is_file():
+        raise InputError(f"{path}: no such database (create it with `rtlens ingest`)")
+    try:
+        con = duckdb.connect(str(path), read_only=True)
+    except duckdb.Error as exc:
+        raise InputError(f"{path}: not a DuckDB database ({exc})") from exc
+    tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    if "sessions" not in tables:
+        raise InputError(f"{path}: not an rtlens database (no sessions table)")
+    con.execute("SET TimeZone = 'UTC'")
+    create_views(con, temporary=True)
+    return con
+
+
+def ingest_in_memory(
+    paths: list[str | Path],
+) -> tuple[duckdb.DuckDBPyConnection, IngestResult]:
+    """Ingest recordings into an in-memory database (for `rtlens report FILE…`)."""
+    con = store.connect(None)
+    result = ingest(paths, con=con)
+    return con, result
+
+
+def sessions_for_files(con: duckdb.DuckDBPyConnection, paths: list[str | Path]) -> list[str]:
+    """Session ids in a database that were loaded from these files or folders."""
+    files = [str(f.resolve()) for f in expand_inputs(paths)]
+    rows = con.execute(
+        "SELECT session_id FROM sessions WHERE source_file IN (SELECT unnest(?))", [files]
+    ).fetchall()
+    if not rows:
+        raise InputError(
+            "none of these recordings are in the database: run `rtlens ingest` on them first"
+        )
+    return [r[0] for r in rows]

@@ -1,0 +1,342 @@
+"""The report's numbers, computed in SQL over the tables and shared views.
+
+`summarize` returns the `rtlens report --json` object (SPEC §2 keys and more). Every value
+is one SQL aggregate over the rows of the sessions in scope, so `rtlens query` gives the
+same number. Percentiles are DuckDB's `quantile_cont` (linear interpolation).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import duckdb
+
+SCOPE = "report_scope"
+LOW_HEADROOM_PCT = 10.0
+DEFAULT_V2V_THRESHOLD_MS = 1200.0
+QUANTILES = (("p50", 0.5), ("p90", 0.9), ("p95", 0.95))
+
+
+def set_scope(con: duckdb.DuckDBPyConnection, session_ids: Sequence[str] | None) -> int:
+    """Limit the report to these sessions (None: every session). Returns how many."""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {SCOPE} (session_id VARCHAR PRIMARY KEY)")
+    if session_ids is None:
+        con.execute(f"INSERT INTO {SCOPE} SELECT session_id FROM sessions")
+    else:
+        con.execute(f"INSERT INTO {SCOPE} SELECT DISTINCT unnest(?)", [list(session_ids)])
+    row = con.execute(f"SELECT count(*) FROM {SCOPE}").fetchone()
+    return int(row[0]) if row else 0
+
+
+def _in_scope(alias: str = "") -> str:
+    col = f"{alias}.session_id" if alias else "session_id"
+    return f"{col} IN (SELECT session_id FROM {SCOPE})"
+
+
+def _one(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> Any:
+    row = con.execute(sql, params or []).fetchone()
+    return row[0] if row else None
+
+
+def _dist(con: duckdb.DuckDBPyConnection, column: str, source: str, where: str = "") -> dict:
+    cond = f"{column} IS NOT NULL AND {_in_scope()}" + (f" AND {where}" if where else "")
+    parts = ", ".join(f"quantile_cont({column}, {q})" for _, q in QUANTILES)
+    row = con.execute(
+        f"SELECT count({column}), {parts}, max({column}) FROM {source} WHERE {cond}"
+    ).fetchone()
+    assert row is not None
+    out: dict[str, Any] = {"n": row[0]}
+    for (name, _), value in zip(QUANTILES, row[1:-1], strict=True):
+        out[name] = value
+    out["max"] = row[-1]
+    return out
+
+
+def summarize(
+    con: duckdb.DuckDBPyConnection, *, v2v_threshold_ms: float = DEFAULT_V2V_THRESHOLD_MS
+) -> dict[str, Any]:
+    """The report object for the sessions in scope (call `set_scope` first)."""
+    n_sessions = _one(con, f"SELECT count(*) FROM sessions WHERE {_in_scope()}")
+    summary: dict[str, Any] = {
+        "sessions": n_sessions,
+        "turns": _one(con, f"SELECT count(*) FROM turns WHERE {_in_scope()}"),
+        "responses": _one(con, f"SELECT count(*) FROM responses WHERE {_in_scope()}"),
+        "duration_ms": _one(con, f"SELECT sum(duration_ms) FROM sessions WHERE {_in_scope()}"),
+        "latency": _latency(con),
+        "tokens": _tokens(con),
+        "rate_limits": _rate_limits(con),
+        "interruptions": _interruptions(con),
+        "errors": _errors(con),
+        "function_calls": _function_calls(con),
+        "transcriptions": _transcriptions(con),
+    }
+    if n_sessions == 1:
+        summary["session"] = _session_facts(con)
+    elif n_sessions > 1:
+        summary["fleet"] = _fleet(con)
+    summary["warnings"] = warnings(con, summary, v2v_threshold_ms)
+    return summary
+
+
+def _latency(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    out = {name: _dist(con, name, "turn_latency") for name in
+           ("v2v_ms", "v2v_est_ms", "turn_gap_ms", "ttfa_ms", "response_ms")}
+    out["by_category"] = {
+        cat: _dist(con, "v2v_ms", "turn_latency", f"category = '{cat}'")
+        for cat in ("clean", "tool", "interrupted")
+    }
+    return out
+
+
+_TOKEN_COLUMNS = {
+    "input": "input_tokens",
+    "output": "output_tokens",
+    "total": "total_tokens",
+    "cached": "cached_tokens",
+    "cached_text": "cached_text_tokens",
+    "cached_audio": "cached_audio_tokens",
+    "input_audio": "input_audio_tokens",
+    "input_text": "input_text_tokens",
+    "output_audio": "output_audio_tokens",
+    "output_text": "output_text_tokens",
+}
+
+
+def _tokens(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    sums = ", ".join(f"coalesce(sum({c}), 0)" for c in _TOKEN_COLUMNS.values())
+    row = con.execute(f"SELECT {sums} FROM responses WHERE {_in_scope()}").fetchone()
+    assert row is not None
+    out: dict[str, Any] = dict(zip(_TOKEN_COLUMNS, (int(v) for v in row), strict=True))
+    out["cache_hit_rate"] = out["cached"] / out["input"] if out["input"] else None
+    # NULL (unknown) as soon as one billed item has no price: never a partial sum.
+    responses_cost = _one(
+        con,
+        f"""SELECT CASE WHEN count(*) FILTER (WHERE input_tokens IS NOT NULL AND cost_usd IS NULL)
+                        > 0 THEN NULL ELSE coalesce(sum(cost_usd), 0) END
+            FROM responses WHERE {_in_scope()}""",
+    )
+    transcription_cost = _one(
+        con,
+        f"""SELECT CASE WHEN count(*) FILTER (WHERE status = 'completed' AND cost_usd IS NULL)
+                        > 0 THEN NULL ELSE coalesce(sum(cost_usd), 0) END
+            FROM transcriptions WHERE {_in_scope()}""",
+    )
+    out["cost_usd_responses"] = responses_cost
+    out["cost_usd_transcription"] = transcription_cost
+    out["cost_usd"] = (
+        None if responses_cost is None or transcription_cost is None
+        else responses_cost + transcription_cost
+    )
+    growth = con.execute(
+        f"""SELECT turn, max(input_tokens) FROM responses
+            WHERE {_in_scope()} AND turn IS NOT NULL AND input_tokens > 0
+            GROUP BY session_id, turn ORDER BY session_id, turn"""
+    ).fetchall()
+    out["input_growth"] = [{"turn": t, "input_tokens": n} for t, n in growth[:200]]
+    return out
+
+
+def _rate_limits(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    rows = con.execute(
+        f"""SELECT name,
+                   last("limit" ORDER BY ts NULLS FIRST, seq) AS last_limit,
+                   min(remaining) AS min_remaining,
+                   last(remaining ORDER BY ts NULLS FIRST, seq) AS last_remaining,
+                   min(remaining_pct) AS min_remaining_pct,
+                   arg_min(turn, remaining) AS min_at_turn,
+                   arg_min(t_ms, remaining) AS min_at_ms,
+                   count(*) AS samples
+            FROM rate_limits WHERE {_in_scope()} AND name IS NOT NULL
+            GROUP BY name ORDER BY name"""
+    ).fetchall()
+    return {
+        name: {
+            "limit": limit,
+            "min_remaining": min_rem,
+            "last_remaining": last_rem,
+            "min_remaining_pct": min_pct,
+            "min_at_turn": at_turn,
+            "min_at_ms": at_ms,
+            "samples": samples,
+        }
+        for name, limit, min_rem, last_rem, min_pct, at_turn, at_ms, samples in rows
+    }
+
+
+def _interruptions(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    row = con.execute(
+        f"""SELECT count(*), sum(audio_unheard_ms), sum(audio_generated_ms),
+                   sum(audio_played_ms),
+                   count(*) FILTER (WHERE audio_generated_ms = 0),
+                   quantile_cont(stop_ms, 0.5)
+            FROM interruptions WHERE {_in_scope()}"""
+    ).fetchone()
+    assert row is not None
+    minutes = _one(con, f"SELECT sum(duration_ms) / 60000.0 FROM sessions WHERE {_in_scope()}")
+    return {
+        "count": row[0],
+        "audio_unheard_ms": row[1] if row[0] else 0.0,
+        "audio_generated_ms": row[2],
+        "audio_played_ms": row[3],
+        "before_any_audio": row[4],
+        "stop_ms_p50": row[5],
+        "per_minute": row[0] / minutes if minutes else None,
+    }
+
+
+def _errors(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    rows = con.execute(
+        f"""SELECT coalesce(code, type, 'unknown') AS code, count(*),
+                   string_agg(DISTINCT client_event_type, ', ' ORDER BY client_event_type),
+                   any_value(message)
+            FROM errors WHERE {_in_scope()} GROUP BY 1 ORDER BY 2 DESC, 1"""
+    ).fetchall()
+    return {
+        "count": sum(r[1] for r in rows),
+        "by_code": {code: n for code, n, _, _ in rows},
+        "details": [
+            {"code": code, "count": n, "client_event_types": types, "message": message}
+            for code, n, types, message in rows
+        ],
+        "ingest_errors": _one(con, f"SELECT count(*) FROM ingest_errors WHERE {_in_scope()}"),
+    }
+
+
+def _function_calls(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    out = {"count": _one(con, f"SELECT count(*) FROM function_calls WHERE {_in_scope()}")}
+    out["tool_ms"] = _dist(con, "tool_ms", "function_calls")
+    out["tool_to_audio_ms"] = _dist(con, "tool_to_audio_ms", "function_calls")
+    rows = con.execute(
+        f"""SELECT name, count(*), median(tool_ms) FROM function_calls
+            WHERE {_in_scope()} GROUP BY name ORDER BY 2 DESC, 1"""
+    ).fetchall()
+    out["by_name"] = [{"name": n, "count": c, "tool_ms_p50": m} for n, c, m in rows]
+    return out
+
+
+def _transcriptions(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    row = con.execute(
+        f"""SELECT count(*), count(*) FILTER (WHERE status = 'failed'),
+                   count(*) FILTER (WHERE after_reply)
+            FROM transcriptions WHERE {_in_scope()}"""
+    ).fetchone()
+    assert row is not None
+    return {
+        "count": row[0],
+        "failed": row[1],
+        "after_reply": row[2],
+        "latency_ms": _dist(con, "latency_ms", "transcriptions"),
+    }
+
+
+def _session_facts(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    cur = con.execute(
+        f"""SELECT session_id, source_file, source, strftime(started_ts, '%Y-%m-%dT%H:%M:%S.%gZ'),
+                   duration_ms, model, dialect, transport, voice, turn_detection,
+                   vad_threshold, prefix_padding_ms, silence_duration_ms, input_audio_format,
+                   output_audio_format, transcription_model, n_events, n_unknown_events,
+                   input_audio_ms, output_audio_ms, close_by, close_code, close_reason
+            FROM sessions WHERE {_in_scope()}"""
+    )
+    names = [d[0] for d in cur.description]
+    row = cur.fetchone()
+    assert row is not None
+    facts = dict(zip(names, row, strict=True))
+    facts["started_ts"] = facts.pop(names[3])
+    return facts
+
+
+def _fleet(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    per_session = _dist(con, "v2v_p50_ms", "session_overview")
+    groups = {}
+    for key in ("model", "dialect"):
+        rows = con.execute(
+            f"""WITH sx AS (SELECT session_id, coalesce({key}, 'unknown') AS k, cost_usd
+                            FROM sessions WHERE {_in_scope()}),
+                     lat AS (SELECT sx.k, count(l.v2v_ms) AS n,
+                                    quantile_cont(l.v2v_ms, 0.5) AS p50,
+                                    quantile_cont(l.v2v_ms, 0.95) AS p95
+                             FROM sx LEFT JOIN turn_latency l
+                               ON l.session_id = sx.session_id AND l.category = 'clean'
+                             GROUP BY sx.k),
+                     cost AS (SELECT k, count(*) AS sessions,
+                                     CASE WHEN count(cost_usd) = count(*) THEN sum(cost_usd) END
+                                         AS cost
+                              FROM sx GROUP BY k)
+                SELECT cost.k, cost.sessions, lat.n, lat.p50, lat.p95, cost.cost
+                FROM cost JOIN lat USING (k) ORDER BY cost.sessions DESC, cost.k"""
+        ).fetchall()
+        groups[key] = [
+            {key: k, "sessions": n, "turns": t, "v2v_p50_ms": p50, "v2v_p95_ms": p95,
+             "cost_usd": cost}
+            for k, n, t, p50, p95, cost in rows
+        ]
+    worst = {}
+    for name, order in (
+        ("latency", "v2v_p95_ms DESC NULLS LAST"),
+        ("cost", "cost_usd DESC NULLS LAST"),
+        ("errors", "n_errors DESC"),
+    ):
+        cur = con.execute(
+            f"""SELECT session_id, source_file, model, v2v_p95_ms, cost_usd, n_errors, n_turns
+                FROM session_overview WHERE {_in_scope()} ORDER BY {order}, session_id LIMIT 5"""
+        )
+        cols = [d[0] for d in cur.description]
+        worst[name] = [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+    return {"per_session_v2v_p50_ms": per_session, "by_model": groups["model"],
+            "by_dialect": groups["dialect"], "worst_sessions": worst}
+
+
+def warnings(
+    con: duckdb.DuckDBPyConnection, summary: dict[str, Any], v2v_threshold_ms: float
+) -> list[str]:
+    """Sentences a person should act on, most serious first."""
+    out = []
+    for name, rl in summary["rate_limits"].items():
+        pct = rl["min_remaining_pct"]
+        if pct is not None and pct < LOW_HEADROOM_PCT:
+            at = f" at turn {rl['min_at_turn']}" if rl["min_at_turn"] is not None else ""
+            out.append(
+                f"rate limit '{name}' fell to {pct:.1f}% headroom ({rl['min_remaining']:,} of "
+                f"{rl['limit']:,}){at}"
+            )
+    failed = _one(con, f"SELECT count(*) FROM responses WHERE status = 'failed' AND {_in_scope()}")
+    if failed:
+        out.append(f"{failed} response(s) failed (see errors)")
+    p95 = summary["latency"]["by_category"]["clean"]["p95"]
+    if p95 is not None and p95 > v2v_threshold_ms:
+        out.append(f"voice-to-voice p95 is {p95:.0f} ms on clean turns (over {v2v_threshold_ms:.0f} ms)")
+    late = summary["transcriptions"]["after_reply"]
+    if late:
+        out.append(f"{late} user transcript(s) arrived after the reply had started")
+    tr_failed = summary["transcriptions"]["failed"]
+    if tr_failed:
+        out.append(f"{tr_failed} input transcription(s) failed")
+    errors = summary["errors"]
+    if errors["count"]:
+        codes = ", ".join(f"{c} x{n}" for c, n in list(errors["by_code"].items())[:4])
+        out.append(f"{errors['count']} error(s): {codes}")
+    if errors["ingest_errors"]:
+        out.append(f"{errors['ingest_errors']} line(s) could not be read (table ingest_errors)")
+    unheard = summary["interruptions"]["audio_unheard_ms"]
+    generated = _one(
+        con, f"SELECT sum(audio_ms) FROM responses WHERE {_in_scope()} AND audio_ms IS NOT NULL"
+    )
+    if unheard and generated and unheard / generated > 0.2:
+        out.append(
+            f"{unheard / generated:.0%} of generated audio was never heard (barge-ins): "
+            "consider shorter replies"
+        )
+    closes = con.execute(
+        f"""SELECT close_code, count(*) FROM sessions WHERE {_in_scope()} AND close_by = 'server'
+            AND close_code NOT IN (1000, 1001) GROUP BY 1"""
+    ).fetchall()
+    for code, n in closes:
+        out.append(f"{n} session(s) closed by the server with code {code}")
+    unfinished = _one(
+        con, f"SELECT count(*) FROM responses WHERE status = 'in_progress' AND {_in_scope()}"
+    )
+    if unfinished:
+        out.append(f"{unfinished} response(s) never finished (the recording ended first)")
+    return out

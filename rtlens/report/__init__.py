@@ -1,0 +1,1 @@
+"""Reports over the store: text (default), JSON and a self-contained HTML page."""

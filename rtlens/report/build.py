@@ -1,0 +1,64 @@
+"""Assemble a report: open the data in scope, compute the summary, render it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from rtlens.analysis import detail
+from rtlens.analysis.load import ingest_in_memory, open_database, sessions_for_files
+from rtlens.analysis.summary import DEFAULT_V2V_THRESHOLD_MS, set_scope, summarize
+from rtlens.ingest.pipeline import FileProblem
+from rtlens.logfile.reader import InputError
+
+
+@dataclass
+class Report:
+    con: duckdb.DuckDBPyConnection
+    title: str
+    summary: dict[str, Any]
+    problems: list[FileProblem] = field(default_factory=list)
+
+    def text(self) -> str:
+        from rtlens.report.text import render
+
+        turns = detail.turn_rows(self.con) if self.summary["sessions"] == 1 else []
+        return render(self.summary, turns, self.title)
+
+    def html(self) -> str:
+        from rtlens.report.html import render_html
+
+        return render_html(self)
+
+
+def build(
+    paths: list[str | Path],
+    db: str | Path | None = None,
+    *,
+    v2v_threshold_ms: float = DEFAULT_V2V_THRESHOLD_MS,
+) -> Report:
+    """The report for recordings (ingested in memory) or for a database (all, or `paths`)."""
+    problems: list[FileProblem] = []
+    if db is None:
+        if not paths:
+            raise InputError("give recordings (files or folders) or --db")
+        con, result = ingest_in_memory(paths)
+        problems = result.problems
+        n = set_scope(con, None)
+        title = f"rtlens report: {_describe(paths)}"
+    else:
+        con = open_database(db)
+        n = set_scope(con, sessions_for_files(con, paths) if paths else None)
+        title = f"rtlens report: {db}" + (f" ({_describe(paths)})" if paths else "")
+    if n == 0:
+        reasons = "; ".join(f"{Path(p.source_file).name}: {p.first}" for p in problems[:3])
+        raise InputError("no sessions to report" + (f" ({reasons})" if reasons else ""))
+    return Report(con, title, summarize(con, v2v_threshold_ms=v2v_threshold_ms), problems)
+
+
+def _describe(paths: list[str | Path]) -> str:
+    names = [str(p) for p in paths]
+    return names[0] if len(names) == 1 else f"{names[0]} and {len(names) - 1} more"
