@@ -119,8 +119,12 @@ def beta_session(model: str = "gpt-4o-realtime-preview-2024-12-17", fmt: str = "
 
 
 def usage(
-    inp_text: int, inp_audio: int, out_text: int, out_audio: int,
-    cached_text: int = 0, cached_audio: int = 0,
+    inp_text: int,
+    inp_audio: int,
+    out_text: int,
+    out_audio: int,
+    cached_text: int = 0,
+    cached_audio: int = 0,
 ) -> dict[str, Any]:
     inp = inp_text + inp_audio
     out = out_text + out_audio

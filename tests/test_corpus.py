@@ -19,7 +19,10 @@ pytestmark = pytest.mark.skipif(
 
 LOG_1 = CORPUS / "derived" / "ctvidic__banyan-landing__docs_log_1.server_events.jsonl"
 LOG_2 = CORPUS / "derived" / "ctvidic__banyan-landing__docs_log_2.server_events.jsonl"
-GA_WS = CORPUS / "bravedigger__openai_realtime_sip_gateway__openai_realtime.cpp.EXTRACTED_COMMENT_EVENTS.jsonl"  # noqa: E501
+GA_WS = (
+    CORPUS
+    / "bravedigger__openai_realtime_sip_gateway__openai_realtime.cpp.EXTRACTED_COMMENT_EVENTS.jsonl"
+)  # noqa: E501
 
 
 def rows(result, name):
@@ -96,7 +99,11 @@ def test_ga_websocket_capture():
     assert session["voice"] == "alloy" and session["n_unknown_events"] == 0
     (limit,) = rows(result, "rate_limits")
     assert (limit["name"], limit["limit"], limit["remaining"], limit["reset_seconds"]) == (
-        "tokens", 40000, 38490, 2.265)
+        "tokens",
+        40000,
+        38490,
+        2.265,
+    )
     done = [r for r in rows(result, "responses") if r["status"] == "completed"]
     assert len(done) == 1
     r = done[0]
@@ -106,7 +113,9 @@ def test_ga_websocket_capture():
     assert (r["output_text_tokens"], r["output_audio_tokens"], r["total_tokens"]) == (41, 147, 320)
     turns = rows(result, "turns")
     assert [(t["audio_start_ms"], t["audio_end_ms"]) for t in turns] == [
-        (1236, 3808), (11956, 14720)]
+        (1236, 3808),
+        (11956, 14720),
+    ]
 
 
 def test_every_corpus_jsonl_reads_without_errors():

@@ -28,6 +28,10 @@ def one(result, name: str, **match) -> dict:
 
 @pytest.fixture
 def ga_voice(tmp_path: Path):
+    return normalize_file(write_ga_voice(tmp_path / "ga_voice.jsonl"))
+
+
+def write_ga_voice(path: Path) -> Path:
     """Three turns: an ordinary one, one cut by a barge-in, one that calls a tool."""
     s = Session()
     s.server(0, "session.created", event_id="e0", session=ga_session(transcription=True))
@@ -37,101 +41,280 @@ def ga_voice(tmp_path: Path):
     s.server(1000, "input_audio_buffer.speech_started", audio_start_ms=700, item_id="item_u1")
     s.server(2000, "input_audio_buffer.speech_stopped", audio_end_ms=1800, item_id="item_u1")
     s.server(2050, "input_audio_buffer.committed", item_id="item_u1", previous_item_id=None)
-    s.server(2060, "conversation.item.added", item={
-        "id": "item_u1", "type": "message", "role": "user",
-        "content": [{"type": "input_audio", "transcript": None}]})
-    s.server(2200, "response.created", response={"id": "resp_1", "status": "in_progress",
-                                                  "conversation_id": "conv_1", "usage": None})
-    s.server(2210, "rate_limits.updated", rate_limits=[
-        {"name": "tokens", "limit": 40000, "remaining": 39000, "reset_seconds": 1.5}])
-    s.server(2300, "response.output_item.added", response_id="resp_1", output_index=0,
-             item={"id": "item_a1", "type": "message", "role": "assistant", "content": []})
-    s.server(2500, "response.output_audio_transcript.delta", response_id="resp_1",
-             item_id="item_a1", delta="Hello")
-    s.server(2600, "response.output_audio.delta", response_id="resp_1", item_id="item_a1",
-             delta=b64(24_000))
-    s.server(2700, "response.output_audio.delta", response_id="resp_1", item_id="item_a1",
-             delta=b64(24_000))
-    s.server(2800, "conversation.item.input_audio_transcription.completed", item_id="item_u1",
-             content_index=0, transcript="Hi there",
-             usage={"type": "tokens", "input_tokens": 20, "output_tokens": 5, "total_tokens": 25,
-                    "input_token_details": {"text_tokens": 0, "audio_tokens": 20}})
-    s.server(3000, "response.output_audio_transcript.done", response_id="resp_1",
-             item_id="item_a1", transcript="Hello there!")
-    s.server(3100, "response.done", response={
-        "id": "resp_1", "status": "completed", "status_details": None, "conversation_id": "conv_1",
-        "output": [], "usage": usage(100, 50, 10, 25, cached_text=64)})
+    s.server(
+        2060,
+        "conversation.item.added",
+        item={
+            "id": "item_u1",
+            "type": "message",
+            "role": "user",
+            "content": [{"type": "input_audio", "transcript": None}],
+        },
+    )
+    s.server(
+        2200,
+        "response.created",
+        response={
+            "id": "resp_1",
+            "status": "in_progress",
+            "conversation_id": "conv_1",
+            "usage": None,
+        },
+    )
+    s.server(
+        2210,
+        "rate_limits.updated",
+        rate_limits=[{"name": "tokens", "limit": 40000, "remaining": 39000, "reset_seconds": 1.5}],
+    )
+    s.server(
+        2300,
+        "response.output_item.added",
+        response_id="resp_1",
+        output_index=0,
+        item={"id": "item_a1", "type": "message", "role": "assistant", "content": []},
+    )
+    s.server(
+        2500,
+        "response.output_audio_transcript.delta",
+        response_id="resp_1",
+        item_id="item_a1",
+        delta="Hello",
+    )
+    s.server(
+        2600,
+        "response.output_audio.delta",
+        response_id="resp_1",
+        item_id="item_a1",
+        delta=b64(24_000),
+    )
+    s.server(
+        2700,
+        "response.output_audio.delta",
+        response_id="resp_1",
+        item_id="item_a1",
+        delta=b64(24_000),
+    )
+    s.server(
+        2800,
+        "conversation.item.input_audio_transcription.completed",
+        item_id="item_u1",
+        content_index=0,
+        transcript="Hi there",
+        usage={
+            "type": "tokens",
+            "input_tokens": 20,
+            "output_tokens": 5,
+            "total_tokens": 25,
+            "input_token_details": {"text_tokens": 0, "audio_tokens": 20},
+        },
+    )
+    s.server(
+        3000,
+        "response.output_audio_transcript.done",
+        response_id="resp_1",
+        item_id="item_a1",
+        transcript="Hello there!",
+    )
+    s.server(
+        3100,
+        "response.done",
+        response={
+            "id": "resp_1",
+            "status": "completed",
+            "status_details": None,
+            "conversation_id": "conv_1",
+            "output": [],
+            "usage": usage(100, 50, 10, 25, cached_text=64),
+        },
+    )
     # turn 2, whose reply is cut by turn 3's speech
     s.server(4000, "input_audio_buffer.speech_started", audio_start_ms=3700, item_id="item_u2")
     s.server(5000, "input_audio_buffer.speech_stopped", audio_end_ms=4800, item_id="item_u2")
     s.server(5050, "input_audio_buffer.committed", item_id="item_u2", previous_item_id="item_a1")
-    s.server(5200, "response.created", response={"id": "resp_2", "status": "in_progress",
-                                                  "conversation_id": "conv_1"})
-    s.server(5300, "response.output_item.added", response_id="resp_2", output_index=0,
-             item={"id": "item_a2", "type": "message", "role": "assistant"})
-    s.server(5500, "response.output_audio.delta", response_id="resp_2", item_id="item_a2",
-             delta=b64(48_000))
-    s.server(5600, "response.output_audio.delta", response_id="resp_2", item_id="item_a2",
-             delta=b64(48_000))
+    s.server(
+        5200,
+        "response.created",
+        response={"id": "resp_2", "status": "in_progress", "conversation_id": "conv_1"},
+    )
+    s.server(
+        5300,
+        "response.output_item.added",
+        response_id="resp_2",
+        output_index=0,
+        item={"id": "item_a2", "type": "message", "role": "assistant"},
+    )
+    s.server(
+        5500,
+        "response.output_audio.delta",
+        response_id="resp_2",
+        item_id="item_a2",
+        delta=b64(48_000),
+    )
+    s.server(
+        5600,
+        "response.output_audio.delta",
+        response_id="resp_2",
+        item_id="item_a2",
+        delta=b64(48_000),
+    )
     # turn 3 barges in
     s.server(6000, "input_audio_buffer.speech_started", audio_start_ms=5600, item_id="item_u3")
-    s.server(6100, "response.done", response={
-        "id": "resp_2", "status": "cancelled", "conversation_id": "conv_1",
-        "status_details": {"type": "cancelled", "reason": "turn_detected"},
-        "usage": usage(200, 80, 5, 40)})
-    s.client(6150, "conversation.item.truncate", event_id="evt_t1", item_id="item_a2",
-             content_index=0, audio_end_ms=500)
-    s.server(6200, "conversation.item.truncated", item_id="item_a2", content_index=0,
-             audio_end_ms=500)
+    s.server(
+        6100,
+        "response.done",
+        response={
+            "id": "resp_2",
+            "status": "cancelled",
+            "conversation_id": "conv_1",
+            "status_details": {"type": "cancelled", "reason": "turn_detected"},
+            "usage": usage(200, 80, 5, 40),
+        },
+    )
+    s.client(
+        6150,
+        "conversation.item.truncate",
+        event_id="evt_t1",
+        item_id="item_a2",
+        content_index=0,
+        audio_end_ms=500,
+    )
+    s.server(
+        6200, "conversation.item.truncated", item_id="item_a2", content_index=0, audio_end_ms=500
+    )
     s.server(6800, "input_audio_buffer.speech_stopped", audio_end_ms=6400, item_id="item_u3")
     s.server(6850, "input_audio_buffer.committed", item_id="item_u3", previous_item_id="item_a2")
     s.server(6900, "response.created", response={"id": "resp_3", "conversation_id": "conv_1"})
-    s.server(7000, "response.output_item.added", response_id="resp_3", output_index=0,
-             item={"id": "item_f1", "type": "function_call", "call_id": "call_1",
-                   "name": "get_weather", "arguments": ""})
-    s.server(7100, "response.function_call_arguments.delta", response_id="resp_3",
-             item_id="item_f1", call_id="call_1", delta='{"city":')
-    s.server(7300, "response.function_call_arguments.done", response_id="resp_3",
-             item_id="item_f1", call_id="call_1", name="get_weather",
-             arguments='{"city":"Oslo"}')
-    s.server(7350, "response.done", response={
-        "id": "resp_3", "status": "completed", "conversation_id": "conv_1",
-        "output": [{"id": "item_f1", "type": "function_call", "call_id": "call_1",
-                    "name": "get_weather", "arguments": '{"city":"Oslo"}'}],
-        "usage": usage(300, 120, 12, 0, cached_text=256, cached_audio=64)})
-    s.server(7400, "rate_limits.updated", rate_limits=[
-        {"name": "requests", "limit": 1000, "remaining": 990, "reset_seconds": 0.06},
-        {"name": "tokens", "limit": 40000, "remaining": 38000, "reset_seconds": 3.0}])
-    s.client(7900, "conversation.item.create", event_id="evt_out", item={
-        "type": "function_call_output", "call_id": "call_1", "output": '{"temp_c": 4}'})
+    s.server(
+        7000,
+        "response.output_item.added",
+        response_id="resp_3",
+        output_index=0,
+        item={
+            "id": "item_f1",
+            "type": "function_call",
+            "call_id": "call_1",
+            "name": "get_weather",
+            "arguments": "",
+        },
+    )
+    s.server(
+        7100,
+        "response.function_call_arguments.delta",
+        response_id="resp_3",
+        item_id="item_f1",
+        call_id="call_1",
+        delta='{"city":',
+    )
+    s.server(
+        7300,
+        "response.function_call_arguments.done",
+        response_id="resp_3",
+        item_id="item_f1",
+        call_id="call_1",
+        name="get_weather",
+        arguments='{"city":"Oslo"}',
+    )
+    s.server(
+        7350,
+        "response.done",
+        response={
+            "id": "resp_3",
+            "status": "completed",
+            "conversation_id": "conv_1",
+            "output": [
+                {
+                    "id": "item_f1",
+                    "type": "function_call",
+                    "call_id": "call_1",
+                    "name": "get_weather",
+                    "arguments": '{"city":"Oslo"}',
+                }
+            ],
+            "usage": usage(300, 120, 12, 0, cached_text=256, cached_audio=64),
+        },
+    )
+    s.server(
+        7400,
+        "rate_limits.updated",
+        rate_limits=[
+            {"name": "requests", "limit": 1000, "remaining": 990, "reset_seconds": 0.06},
+            {"name": "tokens", "limit": 40000, "remaining": 38000, "reset_seconds": 3.0},
+        ],
+    )
+    s.client(
+        7900,
+        "conversation.item.create",
+        event_id="evt_out",
+        item={"type": "function_call_output", "call_id": "call_1", "output": '{"temp_c": 4}'},
+    )
     s.client(7910, "response.create", event_id="evt_rc1")
     s.server(8000, "response.created", response={"id": "resp_4", "conversation_id": "conv_1"})
-    s.server(8050, "response.output_item.added", response_id="resp_4", output_index=0,
-             item={"id": "item_a4", "type": "message", "role": "assistant"})
-    s.server(8400, "response.output_audio.delta", response_id="resp_4", item_id="item_a4",
-             delta=b64(24_000))
-    s.server(8600, "response.done", response={
-        "id": "resp_4", "status": "completed", "conversation_id": "conv_1",
-        "usage": usage(350, 120, 8, 20)})
+    s.server(
+        8050,
+        "response.output_item.added",
+        response_id="resp_4",
+        output_index=0,
+        item={"id": "item_a4", "type": "message", "role": "assistant"},
+    )
+    s.server(
+        8400,
+        "response.output_audio.delta",
+        response_id="resp_4",
+        item_id="item_a4",
+        delta=b64(24_000),
+    )
+    s.server(
+        8600,
+        "response.done",
+        response={
+            "id": "resp_4",
+            "status": "completed",
+            "conversation_id": "conv_1",
+            "usage": usage(350, 120, 8, 20),
+        },
+    )
     # an out-of-band response, a speech that never becomes a turn, a bad cancel
-    s.client(9000, "response.create", event_id="evt_oob",
-             response={"conversation": "none", "output_modalities": ["text"]})
+    s.client(
+        9000,
+        "response.create",
+        event_id="evt_oob",
+        response={"conversation": "none", "output_modalities": ["text"]},
+    )
     s.server(9100, "response.created", response={"id": "resp_oob", "conversation_id": None})
-    s.server(9200, "response.output_text.delta", response_id="resp_oob", item_id="item_o",
-             delta="summary")
-    s.server(9300, "response.done", response={
-        "id": "resp_oob", "status": "completed", "conversation_id": None,
-        "usage": usage(400, 0, 3, 0)})
+    s.server(
+        9200,
+        "response.output_text.delta",
+        response_id="resp_oob",
+        item_id="item_o",
+        delta="summary",
+    )
+    s.server(
+        9300,
+        "response.done",
+        response={
+            "id": "resp_oob",
+            "status": "completed",
+            "conversation_id": None,
+            "usage": usage(400, 0, 3, 0),
+        },
+    )
     s.server(10000, "input_audio_buffer.speech_started", audio_start_ms=9000, item_id="item_x")
     s.client(10400, "input_audio_buffer.clear", event_id="evt_clear")
     s.server(10450, "input_audio_buffer.cleared")
     s.client(11000, "response.cancel", event_id="evt_cancel_1")
-    s.server(11010, "error", error={"type": "invalid_request_error",
-                                    "code": "response_cancel_not_active",
-                                    "message": "Cancellation failed: no active response found",
-                                    "param": None, "event_id": "evt_cancel_1"})
+    s.server(
+        11010,
+        "error",
+        error={
+            "type": "invalid_request_error",
+            "code": "response_cancel_not_active",
+            "message": "Cancellation failed: no active response found",
+            "param": None,
+            "event_id": "evt_cancel_1",
+        },
+    )
     s.close(12000, by="client", code=1000)
-    return normalize_file(s.write(tmp_path / "ga_voice.jsonl"))
+    return s.write(path)
 
 
 def test_turn_latency_is_measured_from_speech_stopped_to_first_audio(ga_voice):
@@ -218,7 +401,10 @@ def test_out_of_band_response_belongs_to_no_turn(ga_voice):
 def test_rate_limits_before_and_after_response_done(ga_voice):
     rows = table(ga_voice, "rate_limits")
     assert [(r["t_ms"], r["name"], r["remaining"]) for r in rows] == [
-        (2210, "tokens", 39000), (7400, "requests", 990), (7400, "tokens", 38000)]
+        (2210, "tokens", 39000),
+        (7400, "requests", 990),
+        (7400, "tokens", 38000),
+    ]
     assert rows[0]["response_id"] == "resp_1" and rows[0]["turn"] == 1
     assert rows[2]["response_id"] == "resp_3" and rows[2]["remaining_pct"] == 95.0
     assert rows[2]["reset_seconds"] == 3.0
@@ -284,11 +470,21 @@ def test_manual_turn_counts_from_the_later_of_commit_and_response_create(tmp_pat
 def test_text_turn_and_a_session_that_ends_mid_response(tmp_path):
     s = Session()
     s.server(0, "session.created", session=ga_session())
-    s.client(500, "conversation.item.create", item={
-        "type": "message", "role": "user", "content": [{"type": "input_text", "text": "hi"}]})
-    s.server(520, "conversation.item.added", item={
-        "id": "item_t1", "type": "message", "role": "user",
-        "content": [{"type": "input_text", "text": "hi"}]})
+    s.client(
+        500,
+        "conversation.item.create",
+        item={"type": "message", "role": "user", "content": [{"type": "input_text", "text": "hi"}]},
+    )
+    s.server(
+        520,
+        "conversation.item.added",
+        item={
+            "id": "item_t1",
+            "type": "message",
+            "role": "user",
+            "content": [{"type": "input_text", "text": "hi"}],
+        },
+    )
     s.client(600, "response.create")
     s.server(700, "response.created", response={"id": "resp_t1"})
     s.server(900, "response.output_audio.delta", response_id="resp_t1", delta=b64(9600))
@@ -311,11 +507,24 @@ def test_cancel_before_any_audio_and_truncate_of_an_unseen_item(tmp_path):
     s.server(950, "input_audio_buffer.committed", item_id="u1")
     s.server(1000, "response.created", response={"id": "resp_a"})
     s.server(1100, "input_audio_buffer.speech_started", audio_start_ms=1000, item_id="u2")
-    s.server(1150, "response.done", response={
-        "id": "resp_a", "status": "cancelled", "output": [], "usage": usage(0, 0, 0, 0),
-        "status_details": {"type": "cancelled", "reason": "turn_detected"}})
-    s.client(1200, "conversation.item.truncate", item_id="item_from_before", content_index=0,
-             audio_end_ms=1234)
+    s.server(
+        1150,
+        "response.done",
+        response={
+            "id": "resp_a",
+            "status": "cancelled",
+            "output": [],
+            "usage": usage(0, 0, 0, 0),
+            "status_details": {"type": "cancelled", "reason": "turn_detected"},
+        },
+    )
+    s.client(
+        1200,
+        "conversation.item.truncate",
+        item_id="item_from_before",
+        content_index=0,
+        audio_end_ms=1234,
+    )
     result = normalize_file(s.write(tmp_path / "cancel.jsonl"))
     before_audio = one(result, "interruptions", response_id="resp_a")
     assert before_audio["reason"] == "turn_detected"
@@ -338,16 +547,27 @@ def test_webrtc_capture_first_audio_is_the_output_buffer_and_the_server_truncate
     s.server(820, "input_audio_buffer.committed", item_id="u1")
     s.server(900, "response.created", response={"id": "resp_w", "conversation_id": "conv"})
     s.server(910, "rate_limits.updated", rate_limits=[])
-    s.server(950, "response.output_item.added", response_id="resp_w",
-             item={"id": "item_w", "type": "message", "role": "assistant"})
+    s.server(
+        950,
+        "response.output_item.added",
+        response_id="resp_w",
+        item={"id": "item_w", "type": "message", "role": "assistant"},
+    )
     s.server(1300, "output_audio_buffer.started", response_id="resp_w")
     s.server(2000, "input_audio_buffer.speech_started", audio_start_ms=1900, item_id="u2")
     s.server(2010, "output_audio_buffer.cleared", response_id="resp_w")
-    s.server(2020, "response.done", response={
-        "id": "resp_w", "status": "cancelled",
-        "status_details": {"type": "cancelled", "reason": "turn_detected"}})
-    s.server(2030, "conversation.item.truncated", item_id="item_w", content_index=0,
-             audio_end_ms=680)
+    s.server(
+        2020,
+        "response.done",
+        response={
+            "id": "resp_w",
+            "status": "cancelled",
+            "status_details": {"type": "cancelled", "reason": "turn_detected"},
+        },
+    )
+    s.server(
+        2030, "conversation.item.truncated", item_id="item_w", content_index=0, audio_end_ms=680
+    )
     result = normalize_file(s.write(tmp_path / "webrtc.jsonl"))
     session = table(result, "sessions")[0]
     assert session["transport"] == "webrtc" and session["dialect"] == "beta"
@@ -400,23 +620,40 @@ def test_unknown_model_has_no_cost_and_unknown_events_are_kept(tmp_path):
     s.server(0, "session.created", session=ga_session(model="my-azure-deployment"))
     s.server(10, "response.created", response={"id": "r"})
     s.server(20, "response.brand_new_event", response_id="r", detail=1)
-    s.server(30, "response.done", response={"id": "r", "status": "completed",
-                                            "usage": usage(10, 0, 5, 0)})
+    s.server(
+        30,
+        "response.done",
+        response={"id": "r", "status": "completed", "usage": usage(10, 0, 5, 0)},
+    )
     result = normalize_file(s.write(tmp_path / "azure.jsonl"))
     assert one(result, "responses", response_id="r")["cost_usd"] is None
     assert table(result, "sessions")[0]["cost_usd"] is None
     unknown = [e for e in table(result, "events") if not e["known"]]
     assert [(e["type"], e["canonical_type"], e["response_id"]) for e in unknown] == [
-        ("response.brand_new_event", None, "r")]
+        ("response.brand_new_event", None, "r")
+    ]
 
 
 def test_failed_response_is_an_error_row(tmp_path):
     s = Session()
     s.server(0, "session.created", session=ga_session())
     s.server(10, "response.created", response={"id": "r"})
-    s.server(20, "response.done", response={"id": "r", "status": "failed", "status_details": {
-        "type": "failed", "error": {"type": "tokens", "code": "rate_limit_exceeded",
-                                    "message": "Rate limit reached"}}})
+    s.server(
+        20,
+        "response.done",
+        response={
+            "id": "r",
+            "status": "failed",
+            "status_details": {
+                "type": "failed",
+                "error": {
+                    "type": "tokens",
+                    "code": "rate_limit_exceeded",
+                    "message": "Rate limit reached",
+                },
+            },
+        },
+    )
     result = normalize_file(s.write(tmp_path / "failed.jsonl"))
     err = one(result, "errors", source="response_failed")
     assert (err["code"], err["type"], err["response_id"]) == ("rate_limit_exceeded", "tokens", "r")

@@ -27,10 +27,21 @@ def make_session(path: Path, session_id: str, turns: int) -> Path:
         s.server(t + 900, "input_audio_buffer.speech_stopped", audio_end_ms=800, item_id=f"u{n}")
         s.server(t + 950, "input_audio_buffer.committed", item_id=f"u{n}")
         s.server(t + 1000, "response.created", response={"id": f"{session_id}-r{n}"})
-        s.server(t + 1300, "response.output_audio.delta", response_id=f"{session_id}-r{n}",
-                 delta=b64(4800))
-        s.server(t + 1400, "response.done", response={
-            "id": f"{session_id}-r{n}", "status": "completed", "usage": usage(10, 10, 5, 5)})
+        s.server(
+            t + 1300,
+            "response.output_audio.delta",
+            response_id=f"{session_id}-r{n}",
+            delta=b64(4800),
+        )
+        s.server(
+            t + 1400,
+            "response.done",
+            response={
+                "id": f"{session_id}-r{n}",
+                "status": "completed",
+                "usage": usage(10, 10, 5, 5),
+            },
+        )
         t += 2000
     return s.write(path)
 
@@ -80,7 +91,9 @@ def test_reingesting_replaces_never_duplicates(folder, tmp_path):
     make_session(folder / "s0.jsonl", "sess-0", turns=3)  # the recording changed
     ingest([folder / "s0.jsonl"], db)
     con = duckdb.connect(str(db))
-    assert con.execute("SELECT n_turns FROM sessions WHERE session_id = 'sess-0'").fetchone() == (3,)
+    assert con.execute("SELECT n_turns FROM sessions WHERE session_id = 'sess-0'").fetchone() == (
+        3,
+    )
     assert con.execute("SELECT count(*) FROM turns WHERE session_id = 'sess-0'").fetchone() == (3,)
 
 
@@ -93,7 +106,8 @@ def test_a_moved_recording_replaces_its_session(folder, tmp_path):
     con = duckdb.connect(str(db))
     assert con.execute("SELECT count(*) FROM sessions").fetchone() == (6,)
     assert con.execute(
-        "SELECT source_file FROM sessions WHERE session_id = 'sess-2'").fetchone() == (str(moved),)
+        "SELECT source_file FROM sessions WHERE session_id = 'sess-2'"
+    ).fetchone() == (str(moved),)
 
 
 def test_the_same_session_twice_in_one_run_is_skipped_and_reported(folder, tmp_path):
@@ -106,7 +120,9 @@ def test_the_same_session_twice_in_one_run_is_skipped_and_reported(folder, tmp_p
 
 def test_globs_gzip_and_missing_inputs(folder, tmp_path):
     gz = tmp_path / "z.jsonl.gz"
-    gz.write_bytes(gzip.compress((folder / "sub" / "s3.jsonl").read_bytes().replace(b"sess-3", b"zz")))
+    gz.write_bytes(
+        gzip.compress((folder / "sub" / "s3.jsonl").read_bytes().replace(b"sess-3", b"zz"))
+    )
     files = expand_inputs([str(folder / "**" / "s[12].jsonl"), gz])
     assert sorted(f.name for f in files) == ["s1.jsonl", "s2.jsonl", "z.jsonl.gz"]
     result = ingest(files, tmp_path / "g.duckdb")

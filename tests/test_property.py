@@ -15,17 +15,41 @@ from rtlens.schema import TABLES
 
 WIRE_TYPES = sorted(BY_WIRE)  # (direction, type)
 FIELDS = [
-    "response", "item", "response_id", "item_id", "usage", "audio_end_ms", "audio_start_ms",
-    "rate_limits", "session", "error", "delta", "audio", "call_id", "arguments", "name",
-    "transcript", "text", "status", "event_id", "output", "conversation_id",
+    "response",
+    "item",
+    "response_id",
+    "item_id",
+    "usage",
+    "audio_end_ms",
+    "audio_start_ms",
+    "rate_limits",
+    "session",
+    "error",
+    "delta",
+    "audio",
+    "call_id",
+    "arguments",
+    "name",
+    "transcript",
+    "text",
+    "status",
+    "event_id",
+    "output",
+    "conversation_id",
 ]
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**40), 2**40) | st.floats(allow_nan=False)
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**40), 2**40)
+    | st.floats(allow_nan=False)
     | st.text(max_size=12),
-    lambda children: st.lists(children, max_size=3)
-    | st.dictionaries(st.sampled_from(FIELDS + ["id", "type", "input_tokens"]), children,
-                      max_size=4),
+    lambda children: (
+        st.lists(children, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(FIELDS + ["id", "type", "input_tokens"]), children, max_size=4
+        )
+    ),
     max_leaves=12,
 )
 
@@ -43,8 +67,17 @@ def good_lines(draw):
 
 bad_lines = st.one_of(
     st.binary(min_size=1, max_size=40).map(lambda b: b"{" + b.replace(b"\n", b" ")),
-    st.sampled_from([b"[1,2]", b"42", b'"text"', b"null", b'{"dir": "server"}',
-                     b'{"ts": "x", "dir": "client", "event": {}}', b'{"ts": 1, "dir": 5}']),
+    st.sampled_from(
+        [
+            b"[1,2]",
+            b"42",
+            b'"text"',
+            b"null",
+            b'{"dir": "server"}',
+            b'{"ts": "x", "dir": "client", "event": {}}',
+            b'{"ts": 1, "dir": 5}',
+        ]
+    ),
 )
 
 
@@ -56,9 +89,11 @@ def _is_bad(line: bytes) -> bool:
     if not isinstance(obj, dict):
         return True
     if "dir" in obj:
-        return obj.get("dir") not in ("client", "server") or not isinstance(
-            obj.get("ts", 0), (int, float)
-        ) or "event" not in obj
+        return (
+            obj.get("dir") not in ("client", "server")
+            or not isinstance(obj.get("ts", 0), (int, float))
+            or "event" not in obj
+        )
     return not isinstance(obj.get("type"), str)
 
 
@@ -102,10 +137,16 @@ def test_byte_level_mangling_of_a_real_session(data):
     s.server(950, "input_audio_buffer.committed", item_id="u")
     s.server(1000, "response.created", response={"id": "r", "conversation_id": "c"})
     s.server(1200, "response.output_audio.delta", response_id="r", item_id="i", delta=b64(4800))
-    s.server(1300, "response.done", response={"id": "r", "status": "completed",
-                                              "usage": usage(10, 10, 5, 5)})
-    s.server(1400, "rate_limits.updated", rate_limits=[
-        {"name": "tokens", "limit": 100, "remaining": 50, "reset_seconds": 1}])
+    s.server(
+        1300,
+        "response.done",
+        response={"id": "r", "status": "completed", "usage": usage(10, 10, 5, 5)},
+    )
+    s.server(
+        1400,
+        "rate_limits.updated",
+        rate_limits=[{"name": "tokens", "limit": 100, "remaining": 50, "reset_seconds": 1}],
+    )
     lines = list(s.lines)
     mangled_at = set()
     for _ in range(data.draw(st.integers(1, 4))):

@@ -53,10 +53,20 @@ def test_audio_length_comes_from_base64_length_and_padding(tmp_path, pad):
 
 def test_fast_and_slow_paths_agree(tmp_path):
     """Key order decides which path reads a line; the result must not depend on it."""
-    fast = orjson.dumps({"ts": 1.5, "dir": "client", "event": {
-        "type": "input_audio_buffer.append", "event_id": "e", "audio": AUDIO}})
-    slow = orjson.dumps({"event": {"audio": AUDIO, "event_id": "e",
-                                   "type": "input_audio_buffer.append"}, "dir": "client", "ts": 1.5})
+    fast = orjson.dumps(
+        {
+            "ts": 1.5,
+            "dir": "client",
+            "event": {"type": "input_audio_buffer.append", "event_id": "e", "audio": AUDIO},
+        }
+    )
+    slow = orjson.dumps(
+        {
+            "event": {"audio": AUDIO, "event_id": "e", "type": "input_audio_buffer.append"},
+            "dir": "client",
+            "ts": 1.5,
+        }
+    )
     escaped = fast.replace(b"/", b"\\/")  # some encoders escape "/"
     path = tmp_path / "x.jsonl"
     path.write_bytes(b"\n".join([fast, slow, escaped]) + b"\n")
@@ -67,11 +77,16 @@ def test_fast_and_slow_paths_agree(tmp_path):
 
 def test_bare_event_jsonl_infers_direction(tmp_path):
     path = tmp_path / "bare.jsonl"
-    path.write_bytes(b"\n".join([
-        orjson.dumps({"type": "session.update", "session": {}}),
-        orjson.dumps({"type": "response.audio.delta", "delta": AUDIO}),
-        orjson.dumps({"type": "some.future.event"}),
-    ]) + b"\n")
+    path.write_bytes(
+        b"\n".join(
+            [
+                orjson.dumps({"type": "session.update", "session": {}}),
+                orjson.dumps({"type": "response.audio.delta", "delta": AUDIO}),
+                orjson.dumps({"type": "some.future.event"}),
+            ]
+        )
+        + b"\n"
+    )
     records = list(read_records(path))
     assert [(r[2], r[3]) for r in records] == [(None, "client"), (None, "server"), (None, None)]
     assert records[1][4]["delta"] == "" and records[1][5] == 5120
@@ -79,12 +94,20 @@ def test_bare_event_jsonl_infers_direction(tmp_path):
 
 def test_json_array_streams_elements_with_line_numbers(tmp_path):
     tricky = {"type": "response.output_text.delta", "delta": 'a "quoted" ]}{[ \\ text'}
-    body = "[\n" + ",\n".join([
-        orjson.dumps({"type": "session.created", "session": {"tools": [[1], {"a": []}]}}).decode(),
-        orjson.dumps(tricky).decode(),
-        '{"type": "response.done", "response": {"id": r}}',  # invalid, but balanced
-        orjson.dumps({"type": "response.audio.delta", "delta": AUDIO}).decode(),
-    ]) + "\n]\n"
+    body = (
+        "[\n"
+        + ",\n".join(
+            [
+                orjson.dumps(
+                    {"type": "session.created", "session": {"tools": [[1], {"a": []}]}}
+                ).decode(),
+                orjson.dumps(tricky).decode(),
+                '{"type": "response.done", "response": {"id": r}}',  # invalid, but balanced
+                orjson.dumps({"type": "response.audio.delta", "delta": AUDIO}).decode(),
+            ]
+        )
+        + "\n]\n"
+    )
     path = tmp_path / "array.json"
     path.write_text(body)
     records = list(read_records(path))
@@ -151,7 +174,10 @@ def test_bad_lines_become_errors_and_the_rest_loads(tmp_path):
     assert "'dir' must be" in messages[6]
     assert "header line found after the first line" in messages[9]
     assert messages[12].startswith("truncated line")
-    assert [r[4]["type"] for r in records if r[0] == EVENT] == ["session.created", "response.created"]
+    assert [r[4]["type"] for r in records if r[0] == EVENT] == [
+        "session.created",
+        "response.created",
+    ]
     assert all(isinstance(r[5], str) for r in records if r[0] == ERROR)
 
 
@@ -166,8 +192,10 @@ def test_text_and_binary_frames(tmp_path):
 
 def test_redacted_audio_keeps_its_byte_count(tmp_path):
     s = Session()
-    s.raw('{"ts": 1.0, "dir": "client", "event": {"type": "input_audio_buffer.append", '
-          '"audio": ""}, "audio_bytes": 4800}')
+    s.raw(
+        '{"ts": 1.0, "dir": "client", "event": {"type": "input_audio_buffer.append", '
+        '"audio": ""}, "audio_bytes": 4800}'
+    )
     records = list(read_records(s.write(tmp_path / "r.jsonl")))
     assert records[1][5] == 4800
 
@@ -189,8 +217,9 @@ def test_bom_crlf_and_blank_lines(tmp_path):
 def test_large_json_array_crosses_read_chunks(tmp_path):
     """Elements and strings that straddle the reader's 1 MiB chunks still split exactly."""
     elements = [
-        orjson.dumps({"type": "response.output_audio.delta", "response_id": f"r{i}",
-                      "delta": b64(7000 + i)})
+        orjson.dumps(
+            {"type": "response.output_audio.delta", "response_id": f"r{i}", "delta": b64(7000 + i)}
+        )
         for i in range(400)
     ]
     path = tmp_path / "big.json"

@@ -60,9 +60,7 @@ def test_schema_matches_a_real_database(tmp_path):
             for c in table.columns
         ]
         assert actual[name] == expected
-    comments = dict(
-        con.execute("SELECT table_name, comment FROM duckdb_tables()").fetchall()
-    )
+    comments = dict(con.execute("SELECT table_name, comment FROM duckdb_tables()").fetchall())
     assert comments["turns"] == TABLES["turns"].doc
 
 

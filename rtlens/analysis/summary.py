@@ -80,8 +80,10 @@ def summarize(
 
 
 def _latency(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
-    out = {name: _dist(con, name, "turn_latency") for name in
-           ("v2v_ms", "v2v_est_ms", "turn_gap_ms", "ttfa_ms", "response_ms")}
+    out = {
+        name: _dist(con, name, "turn_latency")
+        for name in ("v2v_ms", "v2v_est_ms", "turn_gap_ms", "ttfa_ms", "response_ms")
+    }
     out["by_category"] = {
         cat: _dist(con, "v2v_ms", "turn_latency", f"category = '{cat}'")
         for cat in ("clean", "tool", "interrupted")
@@ -125,7 +127,8 @@ def _tokens(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     out["cost_usd_responses"] = responses_cost
     out["cost_usd_transcription"] = transcription_cost
     out["cost_usd"] = (
-        None if responses_cost is None or transcription_cost is None
+        None
+        if responses_cost is None or transcription_cost is None
         else responses_cost + transcription_cost
     )
     growth = con.execute(
@@ -268,8 +271,14 @@ def _fleet(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
                 FROM cost JOIN lat USING (k) ORDER BY cost.sessions DESC, cost.k"""
         ).fetchall()
         groups[key] = [
-            {key: k, "sessions": n, "turns": t, "v2v_p50_ms": p50, "v2v_p95_ms": p95,
-             "cost_usd": cost}
+            {
+                key: k,
+                "sessions": n,
+                "turns": t,
+                "v2v_p50_ms": p50,
+                "v2v_p95_ms": p95,
+                "cost_usd": cost,
+            }
             for k, n, t, p50, p95, cost in rows
         ]
     worst = {}
@@ -284,8 +293,12 @@ def _fleet(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
         )
         cols = [d[0] for d in cur.description]
         worst[name] = [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
-    return {"per_session_v2v_p50_ms": per_session, "by_model": groups["model"],
-            "by_dialect": groups["dialect"], "worst_sessions": worst}
+    return {
+        "per_session_v2v_p50_ms": per_session,
+        "by_model": groups["model"],
+        "by_dialect": groups["dialect"],
+        "worst_sessions": worst,
+    }
 
 
 def warnings(
@@ -306,7 +319,9 @@ def warnings(
         out.append(f"{failed} response(s) failed (see errors)")
     p95 = summary["latency"]["by_category"]["clean"]["p95"]
     if p95 is not None and p95 > v2v_threshold_ms:
-        out.append(f"voice-to-voice p95 is {p95:.0f} ms on clean turns (over {v2v_threshold_ms:.0f} ms)")
+        out.append(
+            f"voice-to-voice p95 is {p95:.0f} ms on clean turns (over {v2v_threshold_ms:.0f} ms)"
+        )
     late = summary["transcriptions"]["after_reply"]
     if late:
         out.append(f"{late} user transcript(s) arrived after the reply had started")

@@ -154,8 +154,9 @@ def _turn_table(turns: list[dict[str, Any]]) -> list[str]:
             f"{_ms(t['ttfa_ms']):>7}{_ms(t['response_ms']):>7}{_ms(t['transcription_ms']):>8}  "
             f"{_flags(t):<6}{transcript}"
         )
-    out.append("  flags: I barged in · C reply cut by a barge-in · T tool call · "
-               "L transcript after reply")
+    out.append(
+        "  flags: I barged in · C reply cut by a barge-in · T tool call · L transcript after reply"
+    )
     return out
 
 
@@ -167,8 +168,7 @@ def _tokens(summary: dict[str, Any]) -> list[str]:
         f"  {'text':10}{tk['input_text']:>12,}{tk['cached_text']:>17,}{tk['output_text']:>12,}"
     )
     out.append(
-        f"  {'audio':10}{tk['input_audio']:>12,}{tk['cached_audio']:>17,}"
-        f"{tk['output_audio']:>12,}"
+        f"  {'audio':10}{tk['input_audio']:>12,}{tk['cached_audio']:>17,}{tk['output_audio']:>12,}"
     )
     out.append(f"  {'total':10}{tk['input']:>12,}{tk['cached']:>17,}{tk['output']:>12,}")
     hit = tk["cache_hit_rate"]
@@ -275,8 +275,9 @@ def _fleet(summary: dict[str, Any]) -> list[str]:
     )
     for key in ("by_model", "by_dialect"):
         label = key.split("_")[1]
-        out.append(f"  {label:28}{'sessions':>9}{'turns':>7}{'v2v p50':>9}{'v2v p95':>9}"
-                   f"{'cost':>12}")
+        out.append(
+            f"  {label:28}{'sessions':>9}{'turns':>7}{'v2v p50':>9}{'v2v p95':>9}{'cost':>12}"
+        )
         for g in fleet[key]:
             out.append(
                 f"  {str(g[label])[:28]:28}{g['sessions']:>9}{g['turns']:>7}"
@@ -298,7 +299,7 @@ def _fleet(summary: dict[str, Any]) -> list[str]:
 
 
 def _short_path(path: str, width: int = 78) -> str:
-    return path if len(path) <= width else "…" + path[-(width - 1):]
+    return path if len(path) <= width else "…" + path[-(width - 1) :]
 
 
 def _warnings(summary: dict[str, Any]) -> list[str]:

@@ -1,0 +1,217 @@
+"""Report figures, built with `matplotlib.figure.Figure` (no pyplot global state).
+
+Each function takes row dicts from `rtlens.analysis.detail` and returns a Figure whose
+axes carry titles, labels and data that tests can inspect directly.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+from matplotlib.ticker import MaxNLocator
+
+CATEGORY_COLORS = {"clean": "#2b7bba", "tool": "#e08a1e", "interrupted": "#c4384a"}
+LANES = ("user speech", "response", "model audio", "tool", "barge-in")
+LANE_COLORS = {
+    "user speech": "#4caf7a",
+    "response": "#9aa8b8",
+    "model audio": "#2b7bba",
+    "tool": "#e08a1e",
+    "barge-in": "#c4384a",
+}
+TOKEN_KINDS = (
+    ("fresh_input_text_tokens", "input text", "#8fb4d9"),
+    ("fresh_input_audio_tokens", "input audio", "#2b7bba"),
+    ("cached_tokens", "cached input", "#c9d6e3"),
+    ("output_text_tokens", "output text", "#f2b36b"),
+    ("output_audio_tokens", "output audio", "#e08a1e"),
+)
+
+
+def _s(ms: float | None) -> float | None:
+    return None if ms is None else ms / 1000
+
+
+def _histogram(ax: Any, timed: list[dict[str, Any]]) -> None:
+    """Stacked v2v histogram by category, on bins shared by all categories."""
+    values = [t["v2v_ms"] for t in timed]
+    if not values:
+        return
+    low, high = min(values), max(values)
+    if high - low < 100:
+        low, high = low - 50, high + 50
+    bins = np.linspace(low, high, min(30, max(6, len(values) // 3)) + 1)
+    stacks = [
+        ([t["v2v_ms"] for t in timed if t["category"] == c], c, color)
+        for c, color in CATEGORY_COLORS.items()
+    ]
+    stacks = [s for s in stacks if s[0]]
+    ax.hist(
+        [s[0] for s in stacks],
+        bins=bins,
+        stacked=True,
+        color=[s[2] for s in stacks],
+        label=[s[1] for s in stacks],
+    )
+
+
+def timeline(
+    turns: list[dict[str, Any]],
+    responses: list[dict[str, Any]],
+    interruptions: list[dict[str, Any]],
+    calls: list[dict[str, Any]],
+) -> Figure:
+    """One time axis: user speech, responses, model audio, tool time and barge-ins."""
+    fig = Figure(figsize=(11, 3.6), layout="constrained")
+    ax = fig.add_subplot()
+    lane_y = {name: len(LANES) - i for i, name in enumerate(LANES)}
+    spans: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    for t in turns:
+        start, stop = _s(t["speech_started_ms"]), _s(t["speech_stopped_ms"])
+        if start is not None and stop is not None:
+            spans["user speech"].append((start, stop - start))
+    cut_at = {i["response_id"]: i for i in interruptions if i["response_id"]}
+    for r in responses:
+        created, done = _s(r["created_ms"]), _s(r["done_ms"])
+        if created is not None and done is not None:
+            spans["response"].append((created, max(done - created, 0.02)))
+        first = _s(r["first_audio_ms"])
+        if first is not None and r["audio_ms"]:
+            length = r["audio_ms"] / 1000
+            cut = cut_at.get(r["response_id"])
+            if cut is not None and cut["audio_played_ms"] is not None:
+                length = min(length, cut["audio_played_ms"] / 1000)
+            spans["model audio"].append((first, length))
+    for c in calls:
+        done, out = _s(c["arguments_done_ms"]), _s(c["output_ms"])
+        if done is not None and out is not None:
+            spans["tool"].append((done, max(out - done, 0.02)))
+    for lane, bars in spans.items():
+        ax.broken_barh(bars, (lane_y[lane] - 0.35, 0.7), color=LANE_COLORS[lane], label=lane)
+    marks = [_s(i["speech_started_ms"]) for i in interruptions]
+    marks = [m for m in marks if m is not None]
+    if marks:
+        ax.scatter(
+            marks,
+            [lane_y["barge-in"]] * len(marks),
+            marker="v",
+            s=60,
+            color=LANE_COLORS["barge-in"],
+            label="barge-in",
+            zorder=3,
+        )
+    commits = [_s(t["committed_ms"]) for t in turns if t["committed_ms"] is not None]
+    for x in commits:
+        ax.axvline(x, color="#4caf7a", alpha=0.25, linewidth=0.8)
+    ax.set_yticks([lane_y[n] for n in LANES], list(LANES))
+    ax.set_ylim(0.4, len(LANES) + 0.6)
+    ax.set_xlabel("seconds since the session's first event")
+    ax.set_title("Turn timeline (vertical lines: turn commits)")
+    ax.grid(axis="x", alpha=0.3)
+    return fig
+
+
+def latency(turns: list[dict[str, Any]]) -> Figure:
+    """Voice-to-voice per turn (coloured by category) and its distribution."""
+    fig = Figure(figsize=(11, 3.4), layout="constrained")
+    per_turn, dist = fig.subplots(1, 2, width_ratios=(3, 1))
+    timed = [t for t in turns if t["v2v_ms"] is not None]
+    per_turn.bar(
+        [t["turn"] for t in timed],
+        [t["v2v_ms"] for t in timed],
+        color=[CATEGORY_COLORS[t["category"]] for t in timed],
+    )
+    ttfa = [(t["turn"], t["ttfa_ms"]) for t in turns if t["ttfa_ms"] is not None]
+    if ttfa:
+        per_turn.plot(
+            *zip(*ttfa, strict=True),
+            "o",
+            color="#222222",
+            markersize=3,
+            label="response.created → first audio",
+        )
+    per_turn.set_title("Voice-to-voice latency per turn")
+    per_turn.xaxis.set_major_locator(MaxNLocator(integer=True))
+    per_turn.set_xlabel("turn")
+    per_turn.set_ylabel("ms")
+    handles = [Patch(color=c, label=k) for k, c in CATEGORY_COLORS.items()]
+    per_turn.legend(
+        handles=handles + per_turn.get_legend_handles_labels()[0], fontsize=8, loc="upper left"
+    )
+    per_turn.grid(axis="y", alpha=0.3)
+    _histogram(dist, timed)
+    dist.set_title("Distribution")
+    dist.set_xlabel("voice-to-voice ms")
+    dist.set_ylabel("turns")
+    dist.yaxis.set_major_locator(MaxNLocator(integer=True))
+    return fig
+
+
+def tokens(responses: list[dict[str, Any]]) -> Figure:
+    """Tokens per response stacked by kind, with the session's cumulative cost."""
+    fig = Figure(figsize=(11, 3.4), layout="constrained")
+    ax = fig.add_subplot()
+    billed = [r for r in responses if r["input_tokens"] is not None]
+    xs = list(range(1, len(billed) + 1))
+    bottom = [0.0] * len(billed)
+    for key, label, color in TOKEN_KINDS:
+        heights = [float(r[key] or 0) for r in billed]
+        ax.bar(xs, heights, bottom=bottom, color=color, label=label)
+        bottom = [b + h for b, h in zip(bottom, heights, strict=True)]
+    ax.set_title("Tokens per response (input grows as the conversation grows)")
+    ax.set_xlabel("response")
+    ax.set_ylabel("tokens")
+    ax.legend(fontsize=8, loc="upper left", ncols=3)
+    costs = [r["cumulative_cost_usd"] for r in billed]
+    if billed and all(c is not None for c in costs):
+        cost_ax = ax.twinx()
+        cost_ax.plot(xs, costs, color="#222222", linewidth=1.5, label="cumulative cost")
+        cost_ax.set_ylabel("cumulative cost (USD)")
+    return fig
+
+
+def rate_limits(rows: list[dict[str, Any]]) -> Figure:
+    """Remaining share of each rate limit over time."""
+    fig = Figure(figsize=(11, 3.0), layout="constrained")
+    ax = fig.add_subplot()
+    by_name: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    for r in rows:
+        if r["t_ms"] is not None and r["remaining_pct"] is not None:
+            by_name[r["name"]].append((r["t_ms"] / 1000, r["remaining_pct"]))
+    for name, points in sorted(by_name.items()):
+        ax.plot(*zip(*points, strict=True), marker="o", markersize=3, label=name)
+    ax.axhline(10, color="#c4384a", linestyle="--", linewidth=1, label="10% headroom")
+    ax.set_ylim(0, 105)
+    ax.set_title("Rate-limit headroom")
+    ax.set_xlabel("seconds since the session's first event")
+    ax.set_ylabel("% remaining")
+    ax.legend(fontsize=8, loc="lower left")
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def fleet_latency(turns: list[dict[str, Any]], sessions: list[dict[str, Any]]) -> Figure:
+    """Across sessions: the v2v distribution by category, and each session's p50 vs cost."""
+    fig = Figure(figsize=(11, 3.4), layout="constrained")
+    dist, scatter = fig.subplots(1, 2)
+    _histogram(dist, [t for t in turns if t["v2v_ms"] is not None])
+    dist.set_title("Voice-to-voice, all turns")
+    dist.set_xlabel("ms")
+    dist.set_ylabel("turns")
+    dist.legend(fontsize=8)
+    points = [
+        (s["v2v_p50_ms"], s["cost_usd"])
+        for s in sessions
+        if s["v2v_p50_ms"] is not None and s["cost_usd"] is not None
+    ]
+    if points:
+        scatter.scatter(*zip(*points, strict=True), s=14, color="#2b7bba")
+    scatter.set_title("Sessions: clean v2v p50 vs cost")
+    scatter.set_xlabel("v2v p50 (ms)")
+    scatter.set_ylabel("cost (USD)")
+    scatter.grid(alpha=0.3)
+    return fig

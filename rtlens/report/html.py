@@ -1,0 +1,298 @@
+"""The HTML report: one self-contained file (inline CSS, PNG figures as data URIs) that opens
+offline. The numbers are the same summary the text and JSON reports print."""
+
+from __future__ import annotations
+
+import base64
+import io
+from html import escape
+from typing import TYPE_CHECKING, Any
+
+from rtlens.analysis import detail
+from rtlens.report import figures
+from rtlens.report.text import _dur, _ms, _usd
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from rtlens.report.build import Report
+
+CSS = """
+body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#1d2733;
+background:#f5f7fa}
+main{max-width:1180px;margin:0 auto;padding:24px}
+h1{font-size:20px;margin:0 0 4px}h2{font-size:16px;margin:28px 0 8px;border-bottom:1px solid #d8dee6;
+padding-bottom:4px}
+.facts{color:#4b5866}.cards{display:flex;flex-wrap:wrap;gap:12px;margin:16px 0}
+.card{background:#fff;border:1px solid #d8dee6;border-radius:8px;padding:10px 14px;min-width:150px}
+.card b{display:block;font-size:22px}.card span{color:#4b5866;font-size:12px}
+table{border-collapse:collapse;background:#fff;font-size:13px}
+td,th{border:1px solid #d8dee6;padding:3px 8px;text-align:right}
+th{background:#eef2f6}td.l,th.l{text-align:left}
+.warn{background:#fff4e5;border:1px solid #f0b46b;border-radius:8px;padding:8px 14px}
+.warn li{margin:2px 0}.ok{color:#2f7d4f}
+img{max-width:100%;background:#fff;border:1px solid #d8dee6;border-radius:6px;margin:6px 0}
+.grid{display:grid;grid-template-columns:1fr 1fr;gap:16px}
+@media(max-width:900px){.grid{grid-template-columns:1fr}}
+"""
+
+
+def _png(fig: Figure) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def _table(headers: list[str], rows: list[list[Any]], left: int = 1) -> str:
+    head = "".join(
+        f'<th class="l">{escape(h)}</th>' if i < left else f"<th>{escape(h)}</th>"
+        for i, h in enumerate(headers)
+    )
+    body = "".join(
+        "<tr>"
+        + "".join(
+            f'<td class="l">{escape(str(v))}</td>' if i < left else f"<td>{escape(str(v))}</td>"
+            for i, v in enumerate(row)
+        )
+        + "</tr>"
+        for row in rows
+    )
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _card(value: str, label: str) -> str:
+    return f'<div class="card"><b>{escape(value)}</b><span>{escape(label)}</span></div>'
+
+
+def render_html(report: Report) -> str:
+    s = report.summary
+    con = report.con
+    turns = detail.turn_rows(con)
+    parts = [f"<h1>{escape(report.title)}</h1>", _facts(s)]
+    clean = s["latency"]["by_category"]["clean"]
+    parts.append(
+        '<div class="cards">'
+        + _card(f"{_ms(clean['p50'])} ms", "voice-to-voice p50 (clean turns)")
+        + _card(f"{_ms(clean['p95'])} ms", "voice-to-voice p95 (clean turns)")
+        + _card(str(s["turns"]), "turns")
+        + _card(_usd(s["tokens"]["cost_usd"]), "cost")
+        + _card(str(s["interruptions"]["count"]), "barge-ins")
+        + _card(str(s["errors"]["count"]), "errors")
+        + "</div>"
+    )
+    if s["warnings"]:
+        items = "".join(f"<li>{escape(w)}</li>" for w in s["warnings"])
+        parts.append(f'<div class="warn"><b>Worth acting on</b><ul>{items}</ul></div>')
+    else:
+        parts.append('<p class="ok">No warnings.</p>')
+    parts.append(_latency_table(s))
+    if s["sessions"] == 1:
+        responses = detail.response_rows(con)
+        cuts = detail.interruption_rows(con)
+        calls = detail.function_call_rows(con)
+        parts.append("<h2>Timeline</h2>")
+        parts.append(
+            f'<img alt="turn timeline" src="{_png(figures.timeline(turns, responses, cuts, calls))}">'
+        )
+        parts.append(f'<img alt="latency per turn" src="{_png(figures.latency(turns))}">')
+        parts.append("<h2>Tokens and cost</h2>")
+        parts.append(_tokens_table(s))
+        parts.append(f'<img alt="tokens per response" src="{_png(figures.tokens(responses))}">')
+        rates = detail.rate_limit_rows(con)
+        parts.append("<h2>Rate limits</h2>" + _rate_table(s))
+        if rates:
+            parts.append(f'<img alt="rate limits" src="{_png(figures.rate_limits(rates))}">')
+        parts.append(_misc_tables(s))
+        parts.append("<h2>Turns</h2>" + _turns_table(turns))
+    else:
+        overview = con.execute(
+            "SELECT * FROM session_overview WHERE session_id IN (SELECT session_id FROM "
+            "report_scope)"
+        ).fetchall()
+        cols = [d[0] for d in con.description]  # type: ignore[union-attr]
+        sessions = [dict(zip(cols, r, strict=True)) for r in overview]
+        parts.append(
+            f'<img alt="fleet latency" src="{_png(figures.fleet_latency(turns, sessions))}">'
+        )
+        parts.append("<h2>Tokens and cost</h2>" + _tokens_table(s))
+        parts.append("<h2>Rate limits</h2>" + _rate_table(s))
+        parts.append(_misc_tables(s))
+        parts.append(_fleet_tables(s))
+    body = "\n".join(parts)
+    return (
+        "<!doctype html><html lang=en><head><meta charset=utf-8>"
+        f"<title>{escape(report.title)}</title><style>{CSS}</style></head>"
+        f"<body><main>{body}</main></body></html>\n"
+    )
+
+
+def _facts(s: dict[str, Any]) -> str:
+    if s["sessions"] != 1:
+        return (
+            f'<p class="facts">{s["sessions"]} sessions · {_dur(s["duration_ms"])} in '
+            f"total · {s['turns']} turns · {s['responses']} responses</p>"
+        )
+    f = s["session"]
+    return (
+        f'<p class="facts">Model <b>{escape(str(f["model"]))}</b> · {escape(f["dialect"])} '
+        f"over {escape(f['transport'])} · voice {escape(str(f['voice']))} · turn detection "
+        f"{escape(str(f['turn_detection']))} (silence {_ms(f['silence_duration_ms'])} ms) · "
+        f"duration {_dur(f['duration_ms'])} · audio {escape(str(f['input_audio_format']))} · "
+        f"transcription {escape(str(f['transcription_model'] or 'off'))}<br>"
+        f"session {escape(f['session_id'])} · {escape(str(f['source_file']))}</p>"
+    )
+
+
+def _latency_table(s: dict[str, Any]) -> str:
+    lat = s["latency"]
+    rows = []
+    labels = [
+        ("voice-to-voice, clean turns", lat["by_category"]["clean"]),
+        ("voice-to-voice, tool turns", lat["by_category"]["tool"]),
+        ("voice-to-voice, barge-in turns", lat["by_category"]["interrupted"]),
+        ("voice-to-voice, all turns", lat["v2v_ms"]),
+        ("+ VAD silence window (estimate)", lat["v2v_est_ms"]),
+        ("speech stop → response.created", lat["turn_gap_ms"]),
+        ("response.created → first audio", lat["ttfa_ms"]),
+        ("response duration", lat["response_ms"]),
+        ("transcription (commit → done)", s["transcriptions"]["latency_ms"]),
+    ]
+    for label, d in labels:
+        rows.append([label, d["n"], _ms(d["p50"]), _ms(d["p90"]), _ms(d["p95"]), _ms(d["max"])])
+    return "<h2>Latency (ms)</h2>" + _table(["", "n", "p50", "p90", "p95", "max"], rows)
+
+
+def _tokens_table(s: dict[str, Any]) -> str:
+    t = s["tokens"]
+    rows = [
+        ["text", f"{t['input_text']:,}", f"{t['cached_text']:,}", f"{t['output_text']:,}"],
+        ["audio", f"{t['input_audio']:,}", f"{t['cached_audio']:,}", f"{t['output_audio']:,}"],
+        ["total", f"{t['input']:,}", f"{t['cached']:,}", f"{t['output']:,}"],
+    ]
+    hit = "-" if t["cache_hit_rate"] is None else f"{t['cache_hit_rate']:.0%}"
+    return (
+        _table(["", "input", "of which cached", "output"], rows)
+        + f"<p>Cost {_usd(t['cost_usd'])} (model {_usd(t['cost_usd_responses'])}, "
+        f"transcription {_usd(t['cost_usd_transcription'])}) · cache hit rate {hit}</p>"
+    )
+
+
+def _rate_table(s: dict[str, Any]) -> str:
+    if not s["rate_limits"]:
+        return "<p>No rate_limits.updated events.</p>"
+    rows = [
+        [
+            name,
+            f"{r['limit']:,}" if r["limit"] is not None else "-",
+            f"{r['min_remaining']:,}" if r["min_remaining"] is not None else "-",
+            "-" if r["min_remaining_pct"] is None else f"{r['min_remaining_pct']:.1f}%",
+            r["min_at_turn"] if r["min_at_turn"] is not None else "-",
+            f"{r['last_remaining']:,}" if r["last_remaining"] is not None else "-",
+        ]
+        for name, r in s["rate_limits"].items()
+    ]
+    return _table(["name", "limit", "lowest remaining", "headroom", "at turn", "last"], rows)
+
+
+def _misc_tables(s: dict[str, Any]) -> str:
+    it = s["interruptions"]
+    out = [
+        "<h2>Interruptions</h2>",
+        f"<p>{it['count']} barge-in(s) · generated {_dur(it['audio_generated_ms'])} · heard "
+        f"{_dur(it['audio_played_ms'])} · never heard {_dur(it['audio_unheard_ms'])} · agent "
+        f"stopped {_ms(it['stop_ms_p50'])} ms after the user (p50)</p>",
+        "<h2>Errors</h2>",
+    ]
+    errors = s["errors"]["details"]
+    if errors:
+        out.append(
+            _table(
+                ["code", "count", "after client event", "message"],
+                [
+                    [e["code"], e["count"], e["client_event_types"] or "-", e["message"] or ""]
+                    for e in errors
+                ],
+            )
+        )
+    else:
+        out.append("<p>None.</p>")
+    fc = s["function_calls"]
+    if fc["count"]:
+        out.append("<h2>Function calls</h2>")
+        out.append(
+            _table(
+                ["function", "calls", "tool ms p50"],
+                [[f["name"], f["count"], _ms(f["tool_ms_p50"])] for f in fc["by_name"]],
+            )
+        )
+    return "".join(out)
+
+
+def _turns_table(turns: list[dict[str, Any]]) -> str:
+    rows = []
+    for t in turns:
+        flags = ", ".join(
+            name
+            for name, on in (
+                ("barged in", t["interrupted"]),
+                ("reply cut", t["reply_interrupted"]),
+                ("tool", t["has_tool_call"]),
+                ("late transcript", t["transcript_after_reply"]),
+            )
+            if on
+        )
+        rows.append(
+            [
+                t["turn"],
+                t["trigger"],
+                _ms(t["v2v_ms"]),
+                _ms(t["v2v_est_ms"]),
+                _ms(t["ttfa_ms"]),
+                _ms(t["response_ms"]),
+                _ms(t["transcription_ms"]),
+                flags or "-",
+                (t["transcript"] or "").strip()[:80],
+            ]
+        )
+    table = _table(
+        ["turn", "trigger", "v2v", "v2v est.", "ttfa", "reply", "transcr.", "flags", "transcript"],
+        rows,
+        left=2,
+    )
+    return table.replace("<th>transcript</th>", '<th class="l">transcript</th>')
+
+
+def _fleet_tables(s: dict[str, Any]) -> str:
+    fleet = s["fleet"]
+    out = ["<h2>By model and dialect</h2>", '<div class="grid">']
+    for key in ("by_model", "by_dialect"):
+        label = key.split("_")[1]
+        out.append(
+            _table(
+                [label, "sessions", "timed turns", "v2v p50", "v2v p95", "cost"],
+                [
+                    [
+                        g[label],
+                        g["sessions"],
+                        g["turns"],
+                        _ms(g["v2v_p50_ms"]),
+                        _ms(g["v2v_p95_ms"]),
+                        _usd(g["cost_usd"]),
+                    ]
+                    for g in fleet[key]
+                ],
+            )
+        )
+    out.append("</div><h2>Worst sessions</h2>")
+    rows = []
+    for name, key in (
+        ("slowest", "latency"),
+        ("most expensive", "cost"),
+        ("most errors", "errors"),
+    ):
+        for r in fleet["worst_sessions"][key][:3]:
+            rows.append(
+                [name, r["source_file"], _ms(r["v2v_p95_ms"]), _usd(r["cost_usd"]), r["n_errors"]]
+            )
+    out.append(_table(["", "recording", "v2v p95", "cost", "errors"], rows, left=2))
+    return "".join(out)
