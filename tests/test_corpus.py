@@ -22,7 +22,7 @@ LOG_2 = CORPUS / "derived" / "ctvidic__banyan-landing__docs_log_2.server_events.
 GA_WS = (
     CORPUS
     / "bravedigger__openai_realtime_sip_gateway__openai_realtime.cpp.EXTRACTED_COMMENT_EVENTS.jsonl"
-)  # noqa: E501
+)
 
 
 def rows(result, name):

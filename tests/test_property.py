@@ -47,7 +47,7 @@ json_values = st.recursive(
     lambda children: (
         st.lists(children, max_size=3)
         | st.dictionaries(
-            st.sampled_from(FIELDS + ["id", "type", "input_tokens"]), children, max_size=4
+            st.sampled_from([*FIELDS, "id", "type", "input_tokens"]), children, max_size=4
         )
     ),
     max_leaves=12,
@@ -161,6 +161,6 @@ def test_byte_level_mangling_of_a_real_session(data):
         path.write_bytes(b"\n".join(lines) + b"\n")
         result = normalize_file(path)
     kept = {r[2] for r in result.rows["events"]}
-    untouched = {i for i in range(2, len(lines) + 1)} - mangled_at
+    untouched = set(range(2, len(lines) + 1)) - mangled_at
     assert untouched <= kept
     assert not [r for r in result.rows["ingest_errors"] if "could not interpret" in r[3]]

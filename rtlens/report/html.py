@@ -21,8 +21,8 @@ CSS = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#1d2733;
 background:#f5f7fa}
 main{max-width:1180px;margin:0 auto;padding:24px}
-h1{font-size:20px;margin:0 0 4px}h2{font-size:16px;margin:28px 0 8px;border-bottom:1px solid #d8dee6;
-padding-bottom:4px}
+h1{font-size:20px;margin:0 0 4px}
+h2{font-size:16px;margin:28px 0 8px;border-bottom:1px solid #d8dee6;padding-bottom:4px}
 .facts{color:#4b5866}.cards{display:flex;flex-wrap:wrap;gap:12px;margin:16px 0}
 .card{background:#fff;border:1px solid #d8dee6;border-radius:8px;padding:10px 14px;min-width:150px}
 .card b{display:block;font-size:22px}.card span{color:#4b5866;font-size:12px}
@@ -91,9 +91,8 @@ def render_html(report: Report) -> str:
         cuts = detail.interruption_rows(con)
         calls = detail.function_call_rows(con)
         parts.append("<h2>Timeline</h2>")
-        parts.append(
-            f'<img alt="turn timeline" src="{_png(figures.timeline(turns, responses, cuts, calls))}">'
-        )
+        timeline = figures.timeline(turns, responses, cuts, calls)
+        parts.append(f'<img alt="turn timeline" src="{_png(timeline)}">')
         parts.append(f'<img alt="latency per turn" src="{_png(figures.latency(turns))}">')
         parts.append("<h2>Tokens and cost</h2>")
         parts.append(_tokens_table(s))
@@ -290,9 +289,9 @@ def _fleet_tables(s: dict[str, Any]) -> str:
         ("most expensive", "cost"),
         ("most errors", "errors"),
     ):
-        for r in fleet["worst_sessions"][key][:3]:
-            rows.append(
-                [name, r["source_file"], _ms(r["v2v_p95_ms"]), _usd(r["cost_usd"]), r["n_errors"]]
-            )
+        rows.extend(
+            [name, r["source_file"], _ms(r["v2v_p95_ms"]), _usd(r["cost_usd"]), r["n_errors"]]
+            for r in fleet["worst_sessions"][key][:3]
+        )
     out.append(_table(["", "recording", "v2v p95", "cost", "errors"], rows, left=2))
     return "".join(out)

@@ -18,7 +18,7 @@ def _dur(ms: float | None) -> str:
     seconds = ms / 1000
     if seconds < 60:
         return f"{seconds:.1f} s"
-    minutes, sec = divmod(int(round(seconds)), 60)
+    minutes, sec = divmod(round(seconds), 60)
     if minutes < 60:
         return f"{minutes}m {sec:02d}s"
     hours, minutes = divmod(minutes, 60)
@@ -186,7 +186,7 @@ def _tokens(summary: dict[str, Any]) -> list[str]:
     if len(growth) > 1:
         steps = [f"{g['input_tokens']:,}" for g in growth]
         if len(steps) > 8:
-            steps = steps[:4] + ["…"] + steps[-3:]
+            steps = [*steps[:4], "…", *steps[-3:]]
         out.append(f"  input tokens per turn: {' → '.join(steps)}")
     return out
 
