@@ -1,11 +1,54 @@
-"""`rtlens query`."""
+"""`rtlens query`: SQL over the tables and views."""
 
 from __future__ import annotations
 
+import sys
+
 import click
+
+from rtlens.cli.options import db_option
 
 
 @click.command()
-def query() -> None:
-    """(not yet implemented)"""
-    raise click.ClickException("query is not implemented yet")
+@click.argument("sql")
+@db_option(default="rtlens.duckdb", help_text="The database to query (opened read-only).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    show_default=True,
+    help="Output format.",
+)
+def query(sql: str, db: str, fmt: str) -> None:
+    """Run SQL over the rtlens tables and views; SQL may be '-' to read it from stdin.
+
+    Tables: sessions, events, responses, turns, rate_limits, interruptions, errors,
+    function_calls, transcriptions, ingest_errors. Views: turn_latency, response_costs,
+    rate_limit_headroom, session_overview (see docs/schema.md).
+
+    \b
+    Examples:
+      rtlens query "select category, median(v2v_ms) from turn_latency group by 1"
+      rtlens query - --format csv < my_query.sql > out.csv
+    """
+    import duckdb
+
+    from rtlens.analysis.load import open_database
+    from rtlens.analysis.query import render, run
+    from rtlens.logfile.reader import InputError
+
+    if sql == "-":
+        sql = sys.stdin.read()
+    if not sql.strip():
+        raise click.UsageError("the SQL is empty")
+    try:
+        con = open_database(db)
+    except InputError as exc:
+        raise click.ClickException(str(exc)) from exc
+    try:
+        columns, rows = run(con, sql)
+    except duckdb.Error as exc:
+        message = str(exc).strip().splitlines()[0]
+        raise click.UsageError(f"SQL error: {message}") from exc
+    click.echo(render(columns, rows, fmt), nl=False)
