@@ -1,4 +1,4 @@
-"""`rtlens record`."""
+"""`rtlens record`: run the recording relay (rtlens.recording.run_relay) until Ctrl-C."""
 
 from __future__ import annotations
 
@@ -6,6 +6,63 @@ import click
 
 
 @click.command()
-def record() -> None:
-    """(not yet implemented)"""
-    raise click.ClickException("record is not implemented yet")
+@click.option(
+    "--listen",
+    default="127.0.0.1:8765",
+    show_default=True,
+    metavar="HOST:PORT",
+    help="Address the app connects to instead of the API (port 0: any free port).",
+)
+@click.option(
+    "--upstream",
+    default="wss://api.openai.com",
+    show_default=True,
+    metavar="URL",
+    help="Base URL of the real API; the app's path and query are appended (Azure works too).",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    default="recordings",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Folder for the recordings, one JSONL file per connection.",
+)
+@click.option(
+    "--redact-audio",
+    is_flag=True,
+    help='Write base64 audio as "" plus its decoded byte count.',
+)
+def record(listen: str, upstream: str, out_dir: str, redact_audio: bool) -> None:
+    """Record every Realtime session through a local relay (JSONL).
+
+    Point the app at the relay instead of the API: same path and query, same headers (auth
+    passes through to the API but is never written). Ctrl-C closes every session cleanly.
+
+    \b
+    Example:
+      rtlens record --out recordings/
+      # then connect the app to ws://127.0.0.1:8765/v1/realtime?model=gpt-realtime
+      # openai SDK: AsyncOpenAI(websocket_base_url="ws://127.0.0.1:8765/v1")
+    """
+    from rtlens.recording import RelayStartError, normalize_upstream, parse_listen, run_relay
+
+    try:
+        host, port = parse_listen(listen)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--listen'") from None
+    try:
+        upstream = normalize_upstream(upstream)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--upstream'") from None
+    try:
+        run_relay(
+            host,
+            port,
+            upstream=upstream,
+            out_dir=out_dir,
+            redact_audio=redact_audio,
+            report=click.echo,
+        )
+    except RelayStartError as exc:
+        raise click.ClickException(str(exc)) from None

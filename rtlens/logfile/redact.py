@@ -71,8 +71,21 @@ def redact_subprotocols(subprotocols: Iterable[str]) -> list[str]:
 
 
 def contains_key(data: bytes) -> bool:
-    """Cheap pre-check (two substring searches) before the regex runs."""
-    return (b"sk-" in data or b"ek_" in data) and _KEY_PATTERN.search(data) is not None
+    """Cheap pre-check before the regex runs: a key starts with `sk-` or `ek_`.
+
+    It looks for the separators with `find` (memchr speed): base64 audio, the bulk of most
+    frames, has neither `-` nor `_`, while a 3-byte substring search crawls through it.
+    """
+    for sep, prefix in _KEY_PREFIXES:
+        at = data.find(sep, 2)
+        while at >= 0:
+            if data[at - 2 : at] == prefix:
+                return _KEY_PATTERN.search(data) is not None
+            at = data.find(sep, at + 1)
+    return False
+
+
+_KEY_PREFIXES = ((b"-", b"sk"), (b"_", b"ek"))
 
 
 def scrub_keys(data: bytes) -> bytes:

@@ -8,6 +8,7 @@ unrecorded.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 from typing import Any
@@ -58,7 +59,8 @@ class SessionWriter:
             self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
         except OSError as exc:
             raise RecordingError(f"cannot create {self.path}: {exc.strerror or exc}") from exc
-        self._write(fmt.encode_header(header))
+        line = fmt.encode_header(header)
+        self._write(scrub_keys(line) if contains_key(line) else line)
 
     # -- frames ---------------------------------------------------------------------------------
 
@@ -89,8 +91,9 @@ class SessionWriter:
         if self.closed:
             return
         ts_us = self.clock.now_us() if ts_us is None else ts_us
+        line = fmt.encode_close(ts_us, by, code, reason)
         try:
-            self._write(fmt.encode_close(ts_us, by, code, reason))
+            self._write(scrub_keys(line) if contains_key(line) else line)
         finally:
             self.close()
 
@@ -126,5 +129,8 @@ class SessionWriter:
             while written < len(line):  # partial writes only happen on odd filesystems
                 written += os.write(self._fd, line[written:])
         except OSError as exc:
+            # Cut back a partial line so the file stays valid JSONL up to its last full event.
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._fd, self.bytes_written)
             raise RecordingError(f"cannot write {self.path}: {exc.strerror or exc}") from exc
         self.bytes_written += len(line)

@@ -1,0 +1,304 @@
+"""The recording relay behind `rtlens record`: a WebSocket server on loopback that the app
+connects to instead of the Realtime API.
+
+For each app connection, during the app's handshake, the relay opens the upstream with the
+app's path, query, headers and subprotocols; once the upstream has answered it completes
+the app's handshake with the subprotocol the upstream chose. Then a `RelayedSession` copies
+frames both ways and records them, one SPEC §1 file per connection.
+
+If the upstream cannot be opened the app's handshake still completes and the app gets a
+close whose reason says why (1014 for a refusal that a retry will not fix, 1011 otherwise),
+so the failure shows up in the app's own error handling and in the file.
+
+    async with serve_relay("127.0.0.1", 0, upstream="wss://api.openai.com") as relay:
+        ...  # the app connects to relay.url + "/v1/realtime?model=gpt-realtime"
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import os
+import tempfile
+from collections.abc import AsyncIterator, Coroutine, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, cast
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.http11 import Request, Response
+from websockets.protocol import State
+from websockets.typing import Subprotocol
+
+from rtlens.logfile.format import SessionClock
+from rtlens.logfile.writer import RecordingError, SessionWriter
+from rtlens.recording import terminal
+from rtlens.recording.closing import GOING_AWAY, INTERNAL_ERROR, fit_reason
+from rtlens.recording.describe import describe_request, describe_response, safe_url
+from rtlens.recording.session import RelayedSession, Report, close_leg
+from rtlens.recording.upstream import (
+    DEFAULT_UPSTREAM,
+    UpstreamFailure,
+    describe_failure,
+    headers_to_copy_back,
+    normalize_upstream,
+    open_upstream,
+    upstream_url,
+)
+from rtlens.recording.wire import TappedClientConnection, TappedServerConnection
+
+log = logging.getLogger("rtlens.recording")
+
+
+class RelayStartError(Exception):
+    """The relay cannot start; the message is one sentence that says what to do."""
+
+
+class AppConnection(TappedServerConnection):
+    """The app's connection, carrying what its handshake set up until the handler takes over."""
+
+    relay: RelayServer
+    clock: SessionClock
+    upstream: TappedClientConnection | None = None
+    upstream_url: str = ""
+    failure: UpstreamFailure | None = None
+    claimed = False
+
+    def adopt(self, upstream: TappedClientConnection) -> None:
+        self.upstream = upstream
+        if self.state is State.CLOSED:  # the app left while the upstream was being opened
+            self._release_upstream()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        if not self.claimed and self.upstream is not None:
+            self._release_upstream()  # the handshake failed: no handler will ever run
+
+    def _release_upstream(self) -> None:
+        assert self.upstream is not None
+        self.relay.spawn(self.upstream.close(GOING_AWAY, "rtlens relay: client left"))
+
+
+class RelayServer:
+    """The relay: `await start()`, then `port`/`url`; `await aclose()` to stop gracefully."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 8765,
+        *,
+        upstream: str = DEFAULT_UPSTREAM,
+        out_dir: str | os.PathLike[str] = "recordings",
+        redact_audio: bool = False,
+        report: Report | None = None,
+        upstream_timeout: float = 10.0,
+    ) -> None:
+        self.host = host
+        self._port = port
+        self.upstream = upstream
+        self.out_dir = Path(out_dir)
+        self.redact_audio = redact_audio
+        self.upstream_timeout = upstream_timeout
+        self.sessions_started = 0
+        self._report: Report = report or log.info
+        self._server: Server | None = None
+        self._sessions: set[RelayedSession] = set()
+        self._background: set[asyncio.Task[Any]] = set()
+        self._closing = False
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            return self._port
+        return int(self._server.sockets[0].getsockname()[1])
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"ws://{host}:{self.port}"
+
+    @property
+    def open_sessions(self) -> int:
+        return len(self._sessions)
+
+    async def start(self) -> None:
+        """Check the output folder and the upstream URL, then listen; RelayStartError if not."""
+        try:
+            self.upstream = normalize_upstream(self.upstream)
+        except ValueError as exc:
+            raise RelayStartError(str(exc)) from None
+        check_out_dir(self.out_dir)
+        try:
+            self._server = await serve(
+                self._handler,
+                self.host,
+                self._port,
+                process_request=self._process_request,
+                process_response=self._process_response,
+                select_subprotocol=self._select_subprotocol,
+                create_connection=AppConnection,
+                compression="deflate",  # negotiated only if the app offers it
+                max_size=None,  # the API takes up to 15 MiB per event: do not cap below it
+                server_header=None,  # the upstream's own headers are copied back instead
+                open_timeout=self.upstream_timeout + 10,
+            )
+        except OSError as exc:
+            raise RelayStartError(_listen_error(self.host, self._port, exc)) from None
+
+    async def aclose(self, reason: str = "rtlens relay: shutting down") -> None:
+        """Stop listening, close every session (1001) with a close line in its file."""
+        if self._server is None or self._closing:
+            return
+        self._closing = True
+        self._server.close(close_connections=False)
+        await asyncio.gather(*(s.shutdown(GOING_AWAY, reason) for s in list(self._sessions)))
+        await self._server.wait_closed()
+        while self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    # -- the app's handshake ----------------------------------------------------------------
+
+    # websockets types these callbacks with ServerConnection; ours are always AppConnection.
+
+    async def _process_request(
+        self, connection: ServerConnection, request: Request
+    ) -> Response | None:
+        conn = cast(AppConnection, connection)
+        conn.relay = self
+        conn.clock = SessionClock()
+        conn.upstream_url = upstream_url(self.upstream, request.path)
+        try:
+            upstream = await open_upstream(
+                conn.upstream_url, request.headers, open_timeout=self.upstream_timeout
+            )
+        except Exception as exc:
+            conn.failure = describe_failure(exc, conn.upstream_url, self.upstream_timeout)
+        else:
+            conn.adopt(upstream)
+        return None  # complete the app's handshake either way; a failure is told in a close
+
+    def _select_subprotocol(
+        self, connection: ServerConnection, offered: Sequence[Subprotocol]
+    ) -> Subprotocol | None:
+        upstream = cast(AppConnection, connection).upstream
+        return upstream.subprotocol if upstream is not None else None
+
+    def _process_response(
+        self, connection: ServerConnection, request: Request, response: Response
+    ) -> Response | None:
+        upstream = cast(AppConnection, connection).upstream
+        if upstream is not None and upstream.response is not None and response.status_code == 101:
+            for name, value in headers_to_copy_back(upstream.response.headers):
+                response.headers[name] = value
+        return None
+
+    # -- sessions ---------------------------------------------------------------------------
+
+    async def _handler(self, connection: ServerConnection) -> None:
+        conn = cast(AppConnection, connection)
+        conn.claimed = True
+        request = conn.request
+        assert request is not None
+        client = _address(conn.remote_address)
+        upstream = conn.upstream
+        response = describe_response(upstream.response, upstream.subprotocol) if upstream else None
+        described = describe_request(request.path, request.headers, client)
+        try:
+            writer = SessionWriter(
+                self.out_dir,
+                source="relay",
+                upstream=safe_url(conn.upstream_url),
+                redact_audio=self.redact_audio,
+                clock=conn.clock,
+                request=described,
+                response=response,
+                listen=self.url,
+            )
+        except RecordingError as exc:
+            await self._refuse_unrecordable(conn, exc)
+            return
+        session = RelayedSession(conn, upstream, writer, self._report)
+        self._sessions.add(session)
+        self.sessions_started += 1
+        try:
+            self._report(terminal.opened(writer.path, described["path"], client))
+            if conn.failure is not None:
+                await session.refuse(conn.failure)
+            elif self._closing:
+                await session.shutdown()
+            else:
+                await session.run()
+        finally:
+            self._sessions.discard(session)
+
+    async def _refuse_unrecordable(self, conn: AppConnection, exc: RecordingError) -> None:
+        cause = getattr(exc.__cause__, "strerror", None) or str(exc)
+        reason = fit_reason(f"rtlens relay: cannot write the recording ({cause})")
+        self._report(terminal.problem(None, f"{exc}: refused the session (1011)"))
+        legs = [close_leg(conn, INTERNAL_ERROR, reason)]
+        if conn.upstream is not None:
+            legs.append(close_leg(conn.upstream, INTERNAL_ERROR, reason))
+        await asyncio.gather(*legs)
+
+
+def check_out_dir(out_dir: Path) -> None:
+    """Create the folder and prove a file can be written there (root ignores mode bits)."""
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out_dir) as probe:
+            probe.write(b"rtlens")
+            probe.flush()
+    except OSError as exc:
+        raise RelayStartError(
+            f"cannot write recordings to {out_dir}: {exc.strerror or exc}; "
+            "choose a writable output folder"
+        ) from None
+
+
+def _listen_error(host: str, port: int, exc: OSError) -> str:
+    if exc.errno == errno.EADDRINUSE:
+        return (
+            f"cannot listen on {host}:{port}: the port is already in use; "
+            "stop the other program or choose another port"
+        )
+    return f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+
+
+def _address(address: Any) -> str | None:
+    if isinstance(address, tuple) and len(address) >= 2:
+        return f"{address[0]}:{address[1]}"
+    return None if address is None else str(address)
+
+
+@asynccontextmanager
+async def serve_relay(
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    *,
+    upstream: str = DEFAULT_UPSTREAM,
+    out_dir: str | os.PathLike[str] = "recordings",
+    redact_audio: bool = False,
+    report: Report | None = None,
+    upstream_timeout: float = 10.0,
+) -> AsyncIterator[RelayServer]:
+    """Run the relay for the duration of the block (port 0 picks a free port)."""
+    relay = RelayServer(
+        host,
+        port,
+        upstream=upstream,
+        out_dir=out_dir,
+        redact_audio=redact_audio,
+        report=report,
+        upstream_timeout=upstream_timeout,
+    )
+    await relay.start()
+    try:
+        yield relay
+    finally:
+        await relay.aclose()

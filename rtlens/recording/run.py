@@ -1,0 +1,64 @@
+"""Running the relay as a program (`rtlens record`): parse the listen address, serve until
+SIGINT or SIGTERM, then close every session cleanly so each file ends with a close line."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from contextlib import suppress
+from pathlib import Path
+
+from rtlens.recording import terminal
+from rtlens.recording.relay import RelayServer
+from rtlens.recording.session import Report
+from rtlens.recording.upstream import DEFAULT_UPSTREAM
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    """`HOST:PORT`, `:PORT` or `PORT` (host 127.0.0.1); `[::1]:PORT` for IPv6."""
+    host, sep, port = value.strip().rpartition(":")
+    if not sep:
+        host, port = "", value.strip()
+    host = host.strip("[]") or "127.0.0.1"
+    if not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"{value!r} is not HOST:PORT (for example 127.0.0.1:8765)")
+    return host, int(port)
+
+
+def run_relay(
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    *,
+    upstream: str = DEFAULT_UPSTREAM,
+    out_dir: str | os.PathLike[str] = "recordings",
+    redact_audio: bool = False,
+    report: Report = print,
+) -> None:
+    """Run the relay until SIGINT or SIGTERM, then close every session cleanly and return."""
+    asyncio.run(_run(host, port, upstream, Path(out_dir), redact_audio, report))
+
+
+async def _run(
+    host: str, port: int, upstream: str, out_dir: Path, redact_audio: bool, report: Report
+) -> None:
+    relay = RelayServer(
+        host, port, upstream=upstream, out_dir=out_dir, redact_audio=redact_audio, report=report
+    )
+    await relay.start()
+    report(terminal.listening(relay.url, relay.upstream, out_dir, redact_audio))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    signals = (signal.SIGINT, signal.SIGTERM)
+    for sig in signals:
+        with suppress(NotImplementedError):  # Windows: Ctrl-C arrives as KeyboardInterrupt
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        report(terminal.stopping(relay.open_sessions))
+        await relay.aclose()
+        for sig in signals:
+            with suppress(NotImplementedError):
+                loop.remove_signal_handler(sig)
+        report(terminal.stopped(relay.sessions_started, out_dir))
