@@ -29,7 +29,10 @@ from rtlens.cli.options import db_option, paths_argument
     help="Warn when clean-turn voice-to-voice p95 exceeds this many ms.",
 )
 def report(
-    paths: tuple[str, ...], db: str | None, as_json: bool, html_path: str | None,
+    paths: tuple[str, ...],
+    db: str | None,
+    as_json: bool,
+    html_path: str | None,
     v2v_threshold: float,
 ) -> None:
     """Summarize one session, or many (folders, several files, or --db).
@@ -45,14 +48,16 @@ def report(
       rtlens report --db rt.duckdb --json
     """
     from rtlens.logfile.reader import InputError
-    from rtlens.report.build import build
+    from rtlens.report.build import NoSessionsError, build
 
     if not paths and db is None:
         raise click.UsageError("give recordings (files or folders) or --db FILE")
     try:
         result = build(list(paths), db, v2v_threshold_ms=v2v_threshold)
+    except NoSessionsError as exc:
+        raise click.ClickException(str(exc)) from exc  # ran, found nothing: exit 1
     except InputError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise click.UsageError(str(exc)) from exc
     if as_json:
         click.echo(json.dumps(result.summary, indent=2, default=str))
     else:
@@ -62,8 +67,7 @@ def report(
         click.echo(f"HTML report written to {html_path}", err=as_json)
     for problem in result.problems:
         click.echo(
-            f"{problem.source_file}: {problem.count} line(s) could not be read "
-            f"({problem.first})",
+            f"{problem.source_file}: {problem.count} line(s) could not be read ({problem.first})",
             err=True,
         )
     if result.problems:

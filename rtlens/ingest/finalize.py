@@ -165,6 +165,10 @@ def _turn_row(turn: Turn, interrupted_turns: set[int], cut_responses: set[Any]) 
 def _interruption_rows(st: SessionState, webrtc: bool) -> list[dict[str, Any]]:
     rows = []
     for row in st.interruptions.values():
+        if row.truncate_rejected:
+            if row.cancel_ms is None:
+                continue  # only a truncate, and the server refused it: no barge-in happened
+            row.truncate_ms = row.truncated_by = row.audio_played_ms = None
         resp = row.response
         item = st.items.get(row.item_id) if row.item_id else None
         generated: float | None = None

@@ -90,6 +90,7 @@ class Interruption:
     truncate_ms: float | None = None
     truncated_by: str | None = None
     audio_played_ms: float | None = None
+    truncate_rejected: bool = False  # the server answered the app's truncate with an error
 
 
 @dataclass(slots=True)
@@ -168,6 +169,7 @@ class SessionState:
         self.last_response: Response | None = None
         self.items: dict[str, Item] = {}
         self.interruptions: dict[str, Interruption] = {}
+        self.truncates: dict[str, Interruption] = {}  # the app's truncate event_id -> its row
         self.function_calls: dict[str, FunctionCall] = {}
         self.transcriptions: dict[str, Transcription] = {}
         self.client_types: dict[str, str] = {}  # client event_id -> type

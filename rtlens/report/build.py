@@ -15,6 +15,10 @@ from rtlens.ingest.pipeline import FileProblem
 from rtlens.logfile.reader import InputError
 
 
+class NoSessionsError(InputError):
+    """The inputs were readable but held no session (e.g. empty files)."""
+
+
 @dataclass
 class Report:
     con: duckdb.DuckDBPyConnection
@@ -55,7 +59,7 @@ def build(
         title = f"rtlens report: {db}" + (f" ({_describe(paths)})" if paths else "")
     if n == 0:
         reasons = "; ".join(f"{Path(p.source_file).name}: {p.first}" for p in problems[:3])
-        raise InputError("no sessions to report" + (f" ({reasons})" if reasons else ""))
+        raise NoSessionsError("no sessions to report" + (f" ({reasons})" if reasons else ""))
     return Report(con, title, summarize(con, v2v_threshold_ms=v2v_threshold_ms), problems)
 
 

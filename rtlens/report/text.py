@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from typing import Any
 
 WIDTH = 100
@@ -52,7 +53,16 @@ def render(summary: dict[str, Any], turns: list[dict[str, Any]], title: str) -> 
     if summary["sessions"] > 1:
         lines += _fleet(summary)
     lines += _warnings(summary)
-    return "\n".join(line.rstrip() for line in lines) + "\n"
+    return "\n".join(_fit(line) for line in lines) + "\n"
+
+
+def _fit(line: str) -> str:
+    """Wrap a line longer than the page, continuing it indented under itself."""
+    line = line.rstrip()
+    if len(line) <= WIDTH:
+        return line
+    indent = " " * (len(line) - len(line.lstrip()) + 4)
+    return "\n".join(textwrap.wrap(line, WIDTH, subsequent_indent=indent))
 
 
 def _session_header(summary: dict[str, Any]) -> list[str]:
@@ -79,11 +89,10 @@ def _session_header(summary: dict[str, Any]) -> list[str]:
         f"{summary['responses']} responses · audio in {s['input_audio_format'] or '-'}, out "
         f"{s['output_audio_format'] or '-'} · transcription {s['transcription_model'] or 'off'}",
     ]
+    closed = f" · closed by {s['close_by']} ({s['close_code']})" if s["close_by"] else ""
     if s["started_ts"]:
-        closed = ""
-        if s["close_by"]:
-            closed = f" · closed by {s['close_by']} ({s['close_code']})"
-        lines.append(f"Started {s['started_ts']} · session {s['session_id']}{closed}")
+        lines.append(f"Started {s['started_ts']}{closed}")
+    lines.append(f"Session {s['session_id']}")
     return lines
 
 

@@ -40,8 +40,8 @@ SCENARIOS: dict[str, Scenario] = {
         ),
         Scenario(
             "rate-limit",
-            "tokens per minute set to 3000; once spent, responses fail rate_limit_exceeded",
-            tokens_per_minute=3000,
+            "tokens per minute set to 700; once spent, responses fail rate_limit_exceeded",
+            tokens_per_minute=700,
         ),
         Scenario(
             "transcription-failure",

@@ -40,6 +40,9 @@ def _truncation(st: SessionState, t: float | None, ev: dict[str, Any], where: st
     row.truncate_ms = t
     row.truncated_by = by
     row.audio_played_ms = played
+    event_id = ev.get("event_id")
+    if by == "client" and isinstance(event_id, str):
+        st.truncates[event_id] = row
 
 
 def buffer_started(

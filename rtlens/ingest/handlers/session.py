@@ -98,6 +98,8 @@ def error(st: SessionState, t: float | None, ev: dict[str, Any], audio: int | No
     err = get_dict(st, ev, "error", "error") or {}
     client_event_id = get_str(st, err, "event_id", "error")
     client_type = st.client_types.get(client_event_id) if client_event_id else None
+    if client_event_id in st.truncates:
+        st.truncates[client_event_id].truncate_rejected = True  # it did not take effect
     code = _code(err.get("code"))
     if (
         client_type is None

@@ -163,6 +163,8 @@ async def errors(app: App) -> None:
     await _expect_error(app, {"type": "response.cancel"})
     bogus = {"bogus_field": 1} if app.dialect == "beta" else {"type": "realtime", "bogus_field": 1}
     await _expect_error(app, {"type": "session.update", "session": bogus})
+    # The mic may be streaming (pace > 0): clear, then commit at once, so the buffer is empty.
+    await app.send({"type": "input_audio_buffer.clear"})
     await _expect_error(app, {"type": "input_audio_buffer.commit"})
     await _expect_error(app, {"type": "conversation.item.delete", "item_id": "item_doesnotexist"})
     await app.idle(600)
