@@ -10,7 +10,7 @@ import click
 from rtlens.cli.options import db_option, paths_argument
 
 
-@click.command()
+@click.command(short_help="Load recordings into DuckDB tables (and Parquet).")
 @paths_argument()
 @db_option(default="rtlens.duckdb", help_text="DuckDB file to create or update.")
 @click.option(

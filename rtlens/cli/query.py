@@ -9,7 +9,7 @@ import click
 from rtlens.cli.options import db_option
 
 
-@click.command()
+@click.command(short_help="Run SQL over the tables and views (table, CSV or JSON).")
 @click.argument("sql")
 @db_option(default="rtlens.duckdb", help_text="The database to query (opened read-only).")
 @click.option(

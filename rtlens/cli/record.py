@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 
-@click.command()
+@click.command(short_help="Record every Realtime session through a local relay.")
 @click.option(
     "--listen",
     default="127.0.0.1:8765",

@@ -11,7 +11,7 @@ import click
 from rtlens.cli.options import db_option, paths_argument
 
 
-@click.command()
+@click.command(short_help="Summarize one session or many: text, JSON or HTML.")
 @paths_argument(required=False)
 @db_option(default=None, help_text="Report on this database (all sessions, or those of PATHS).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")

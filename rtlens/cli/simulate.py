@@ -17,6 +17,7 @@ def _scenario_help() -> str:
 
 
 @click.command(
+    short_help="Stand in for the Realtime API locally (beta and GA).",
     epilog="\b\nScenarios:\n" + _scenario_help(),
 )
 @click.option(

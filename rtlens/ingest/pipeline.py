@@ -12,8 +12,10 @@ same session id (a moved or copied recording), are deleted first.
 from __future__ import annotations
 
 import glob
+import itertools
 import multiprocessing as mp
 import os
+import tempfile
 import time
 import traceback
 from collections.abc import Callable
@@ -27,6 +29,7 @@ from rtlens.schema import TABLE_NAMES
 
 RECORDING_SUFFIXES = (".jsonl", ".json", ".ndjson", ".jsonl.gz", ".json.gz", ".ndjson.gz")
 _FLUSH_EVENTS_ROWS = 50_000
+_FLUSH_CHUNK_ROWS = 100_000  # rows of Parquet chunks read back in one parallel INSERT
 _FLUSH_SMALL_FILES = 256
 
 
@@ -101,43 +104,112 @@ def _normalize_to(put: Callable[[Message], None], index: int, path: Path) -> Non
     put(("done", index, result))
 
 
-def _worker(tasks: Any, results: Any) -> None:
+class _ChunkWriter:
+    """In a worker: gather `events` rows across files and hand them over as Parquet chunks.
+
+    Converting rows to columns is the costly part of writing; doing it here, in parallel,
+    leaves the single writer process a bulk `INSERT … FROM read_parquet`. Rows of several
+    small files share a chunk (a chunk per file would cost more than the file), each tagged
+    with its file's index so the writer can still leave one file out.
+    """
+
+    def __init__(self, results: Any, chunk_dir: Path) -> None:
+        import duckdb
+
+        self.con = duckdb.connect()
+        self.con.execute("SET threads = 1; SET TimeZone = 'UTC'")
+        self.results, self.chunk_dir = results, chunk_dir
+        self.rows: list[tuple[Any, ...]] = []
+        self.segments: list[tuple[int, int]] = []  # (file index, rows)
+        self.numbers = itertools.count()
+
+    def put(self, message: Message) -> None:
+        if message[0] == "chunk":
+            self.rows.extend(message[3])
+            self.segments.append((message[1], len(message[3])))
+            if len(self.rows) >= _FLUSH_EVENTS_ROWS:
+                self.flush()
+        else:
+            self.results.put(message)
+
+    def flush(self) -> None:
+        if not self.rows:
+            return
+        import numpy as np
+
+        from rtlens.store.db import write_chunk
+
+        path = self.chunk_dir / f"{os.getpid()}-{next(self.numbers)}.parquet"
+        index = np.repeat(
+            np.array([i for i, _ in self.segments], dtype=np.int32),
+            [n for _, n in self.segments],
+        )
+        write_chunk(self.con, "events", self.rows, index, path)
+        self.results.put(("chunk_file", -1, "events", path, len(self.rows)))
+        self.rows, self.segments = [], []
+
+
+def _worker(tasks: Any, results: Any, chunk_dir: Path) -> None:
+    writer = _ChunkWriter(results, chunk_dir)
     while True:
         task = tasks.get()
         if task is None:
+            writer.flush()
+            results.put(("exit", -1))
             return
         index, path = task
-        _normalize_to(results.put, index, path)
+        _normalize_to(writer.put, index, path)
 
 
-def _run_workers(files: list[Path], workers: int, handle: Callable[[Message], None]) -> None:
-    """Normalize every file, passing each message to `handle` in the calling process."""
-    if workers <= 1:
-        for index, path in enumerate(files):
-            _normalize_to(handle, index, path)
-        return
-    ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
-    tasks = ctx.Queue()
-    results = ctx.Queue(maxsize=4 * workers)
-    for item in enumerate(files):
-        tasks.put(item)
-    for _ in range(workers):
-        tasks.put(None)
-    procs = [
-        ctx.Process(target=_worker, args=(tasks, results), daemon=True) for _ in range(workers)
-    ]
-    for proc in procs:
-        proc.start()
-    pending = len(files)
-    try:
-        while pending:
-            message = results.get()
-            if message[0] in ("done", "failed"):
-                pending -= 1
-            handle(message)
-    finally:
-        for proc in procs:
-            if pending:
+class _Pool:
+    """Worker processes normalizing files; or, for one worker, the calling process itself.
+
+    `start` forks the workers before the caller opens DuckDB, so they start from a process
+    with no database threads and work while the writer sets up. A caller that already
+    holds a connection gets `forkserver` workers instead (forking a process with running
+    threads is unsafe).
+    """
+
+    def __init__(self, files: list[Path], workers: int, chunk_dir: Path, *, fork: bool) -> None:
+        self.files, self.workers, self.chunk_dir = files, workers, chunk_dir
+        self.method = "fork" if fork and "fork" in mp.get_all_start_methods() else "spawn"
+        self.procs: list[Any] = []
+        self.running = 0
+
+    def start(self) -> None:
+        if self.workers <= 1:
+            return
+        ctx = mp.get_context(self.method)
+        tasks = ctx.Queue()
+        self.results = ctx.Queue(maxsize=4 * self.workers)
+        for item in enumerate(self.files):
+            tasks.put(item)
+        for _ in range(self.workers):
+            tasks.put(None)
+        self.procs = [
+            ctx.Process(target=_worker, args=(tasks, self.results, self.chunk_dir), daemon=True)
+            for _ in range(self.workers)
+        ]
+        for proc in self.procs:
+            proc.start()
+        self.running = self.workers
+
+    def run(self, handle: Callable[[Message], None]) -> None:
+        """Pass every message, in arrival order, to `handle` in the calling process."""
+        if self.workers <= 1:
+            for index, path in enumerate(self.files):
+                _normalize_to(handle, index, path)
+            return
+        while self.running:
+            message = self.results.get()
+            if message[0] == "exit":
+                self.running -= 1
+            else:
+                handle(message)
+
+    def close(self) -> None:
+        for proc in self.procs:
+            if self.running:
                 proc.terminate()
             proc.join()
 
@@ -165,21 +237,27 @@ def ingest(
     started = time.perf_counter()
     files = expand_inputs(paths)
     n_workers = default_workers(files) if workers is None else max(1, workers)
-    from rtlens.store import db as store
+    with tempfile.TemporaryDirectory(prefix="rtlens-ingest-") as chunk_dir:
+        pool = _Pool(files, n_workers, Path(chunk_dir), fork=con is None)
+        pool.start()
+        try:
+            from rtlens.store import db as store
 
-    own = con is None
-    if own:
-        con = store.connect(db if db is not None else store.DEFAULT_DB)
-    writer = _Writer(con, store, files, on_file_done)
-    try:
-        con.execute("BEGIN TRANSACTION")
-        writer.start()
-        _run_workers(files, n_workers, writer.handle)
-        writer.finish()
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+            own = con is None
+            if own:
+                con = store.connect(db if db is not None else store.DEFAULT_DB)
+            writer = _Writer(con, store, files, on_file_done)
+            con.execute("BEGIN TRANSACTION")
+            try:
+                writer.start()
+                pool.run(writer.handle)
+                writer.finish()
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        finally:
+            pool.close()
     if parquet_dir is not None:
         store.export_parquet(con, parquet_dir)
     if own:
@@ -200,8 +278,11 @@ class _Writer:
         self.owner: dict[str, int] = {}  # session id -> index of the file providing it
         self.session_of: dict[int, str] = {}
         self.skip: set[int] = set()
+        self.failed: set[int] = set()  # files whose rows must not land (see "failed")
         self.existing: set[str] = set()
         self.events: list[tuple[Any, ...]] = []
+        self.chunk_files: list[Path] = []
+        self.chunk_rows = 0
         self.small: dict[str, list[tuple[Any, ...]]] = {n: [] for n in TABLE_NAMES if n != "events"}
         self.small_files = 0
 
@@ -225,11 +306,18 @@ class _Writer:
             if len(self.events) >= _FLUSH_EVENTS_ROWS:
                 self.store.append_rows(self.con, "events", self.events)
                 self.events = []
+        elif kind == "chunk_file":
+            self.chunk_files.append(message[3])
+            self.chunk_rows += message[4]
+            self.result.events += message[4]
+            if self.chunk_rows >= _FLUSH_CHUNK_ROWS:
+                self._flush_chunk_files()
         elif kind == "done":
             if index not in self.skip:
                 self._done(message[2])
             self._file_done(index)
         elif kind == "failed":
+            self.failed.add(index)
             session_id = self.session_of.get(index)
             if session_id is not None and index not in self.skip:
                 self._flush_events()
@@ -270,6 +358,13 @@ class _Writer:
     def _flush_events(self) -> None:
         self.store.append_rows(self.con, "events", self.events)
         self.events = []
+        self._flush_chunk_files()
+
+    def _flush_chunk_files(self) -> None:
+        self.store.append_chunks(self.con, "events", self.chunk_files, self.skip | self.failed)
+        for path in self.chunk_files:
+            path.unlink()
+        self.chunk_files, self.chunk_rows = [], 0
 
     def _flush_small(self) -> None:
         for name, rows in self.small.items():

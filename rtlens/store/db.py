@@ -39,16 +39,22 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
                 f"database schema version {version[0]} differs from this rtlens's "
                 f"{SCHEMA_VERSION}: re-ingest into a new database file"
             )
-    else:
-        con.execute("CREATE TABLE rtlens_meta (schema_version INTEGER)")
-        con.execute("INSERT INTO rtlens_meta VALUES (?)", [SCHEMA_VERSION])
+        from rtlens.store.views import create_views
+
+        create_views(con)  # views may have improved since the file was made
+        return
+    statements = [
+        "CREATE TABLE rtlens_meta (schema_version INTEGER)",
+        f"INSERT INTO rtlens_meta VALUES ({SCHEMA_VERSION})",
+    ]
     for name in TABLE_NAMES:
         if name not in existing:
-            for stmt in create_table_sql(TABLES[name]):
-                con.execute(stmt)
-    from rtlens.store.views import create_views
+            statements.extend(create_table_sql(TABLES[name]))
+    from rtlens.store.views import VIEWS
 
-    create_views(con)
+    statements.extend(f"CREATE OR REPLACE VIEW {v.name} AS {v.sql}" for v in VIEWS)
+    # One transaction and one round trip: a few hundred catalog changes, one commit.
+    con.execute("BEGIN; " + ";\n".join(statements) + "; COMMIT")
 
 
 def _select_list(table: str) -> str:
@@ -65,22 +71,59 @@ def _select_list(table: str) -> str:
 _SELECT = {name: _select_list(name) for name in TABLE_NAMES}
 
 
+def _frame(table: str, rows: list[tuple[Any, ...]]) -> dict[str, np.ndarray]:
+    """Rows as NumPy object columns, which DuckDB scans without per-row Python work."""
+    frame = {}
+    for name, values in zip(TABLES[table].column_names, zip(*rows, strict=True), strict=True):
+        arr = np.empty(len(values), dtype=object)
+        arr[:] = values
+        frame[name] = arr
+    return frame
+
+
 def append_rows(con: duckdb.DuckDBPyConnection, table: str, rows: list[tuple[Any, ...]]) -> None:
     """Append rows (tuples in schema column order) to a table."""
     if not rows:
         return
-    names = TABLES[table].column_names
-    columns = list(zip(*rows, strict=True))
-    frame = {}
-    for name, values in zip(names, columns, strict=True):
-        arr = np.empty(len(values), dtype=object)
-        arr[:] = values
-        frame[name] = arr
-    con.register("_rtlens_rows", frame)
+    con.register("_rtlens_rows", _frame(table, rows))
     try:
         con.execute(f"INSERT INTO {table} SELECT {_SELECT[table]} FROM _rtlens_rows")
     finally:
         con.unregister("_rtlens_rows")
+
+
+def write_chunk(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    rows: list[tuple[Any, ...]],
+    file_index: np.ndarray,
+    path: Path,
+) -> None:
+    """Write rows to a Parquet file typed like `table`, each tagged with the index of the
+    input file it came from (a worker's hand-off to the writer)."""
+    frame = _frame(table, rows)
+    frame["_file_index"] = file_index
+    con.register("_rtlens_rows", frame)
+    try:
+        target = str(path).replace("'", "''")
+        con.execute(
+            f"COPY (SELECT {_SELECT[table]}, _file_index FROM _rtlens_rows) TO '{target}' "
+            "(FORMAT parquet, COMPRESSION uncompressed)"
+        )
+    finally:
+        con.unregister("_rtlens_rows")
+
+
+def append_chunks(
+    con: duckdb.DuckDBPyConnection, table: str, paths: list[Path], skip_files: set[int]
+) -> None:
+    """Append Parquet chunks written by `write_chunk`, leaving out rows of `skip_files`."""
+    if paths:
+        con.execute(
+            f"INSERT INTO {table} SELECT * EXCLUDE (_file_index) FROM read_parquet(?) "
+            "WHERE _file_index NOT IN (SELECT unnest(?::INTEGER[]))",
+            [[str(p) for p in paths], sorted(skip_files)],
+        )
 
 
 def delete_sessions(con: duckdb.DuckDBPyConnection, session_ids: Iterable[str]) -> None:
