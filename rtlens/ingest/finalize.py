@@ -316,7 +316,7 @@ def _session_row(
         "upstream": upstream,
         "started_ts": started_us,
         "ended_ts": ended_us,
-        "duration_ms": _diff(ended_us, started_us) / 1000 if ended_us and started_us else None,
+        "duration_ms": (ended_us - started_us) / 1000 if ended_us and started_us else None,
         "dialect": dialect,
         "transport": "webrtc" if webrtc else "websocket",
         "model": model,

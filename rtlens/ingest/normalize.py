@@ -142,10 +142,10 @@ def _run(
                 wire_type = None
                 spec = None
             else:
-                spec = by_wire.get((direction, wire_type))
+                spec = by_wire.get((direction, wire_type))  # type: ignore[arg-type]
             if spec is not None:
                 canonical = spec.canonical
-                vote = dialect_of.get((direction, wire_type))
+                vote = dialect_of.get((direction, wire_type))  # type: ignore[arg-type]
                 if vote is not None:
                     votes[vote] += 1
             else:

@@ -18,7 +18,7 @@ import os
 import tempfile
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,7 +51,7 @@ class IngestResult:
     seconds: float = 0.0
 
 
-def expand_inputs(paths: list[str | Path]) -> list[Path]:
+def expand_inputs(paths: Sequence[str | Path]) -> list[Path]:
     """Files, folders (searched recursively for recordings) and glob patterns → files."""
     files: list[Path] = []
     for raw in paths:
@@ -179,7 +179,7 @@ class _Pool:
     def start(self) -> None:
         if self.workers <= 1:
             return
-        ctx = mp.get_context(self.method)
+        ctx: Any = mp.get_context(self.method)
         tasks = ctx.Queue()
         self.results = ctx.Queue(maxsize=4 * self.workers)
         for item in enumerate(self.files):
@@ -225,7 +225,7 @@ def default_workers(files: list[Path]) -> int:
 
 
 def ingest(
-    paths: list[str | Path],
+    paths: Sequence[str | Path],
     db: str | Path | None = None,
     *,
     con: Any = None,

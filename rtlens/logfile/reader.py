@@ -68,7 +68,7 @@ def open_input(path: str | Path) -> IO[bytes]:
     magic = raw.peek(2)[:2] if isinstance(raw, io.BufferedReader) else b""
     if magic == b"\x1f\x8b":
         raw.close()
-        return io.BufferedReader(gzip.GzipFile(path, "rb"), buffer_size=1 << 16)  # type: ignore[arg-type]
+        return io.BufferedReader(gzip.GzipFile(path, "rb"), buffer_size=1 << 16)
     return raw
 
 
@@ -223,7 +223,7 @@ def _classify(obj: Any, line_no: int, line: bytes, stripped_len: int | None) -> 
             if stripped_len is not None:
                 audio = stripped_len if audio is None else audio
             elif isinstance(event, dict):
-                spec = BY_WIRE.get((direction, event.get("type")))
+                spec = BY_WIRE.get((direction, str(event.get("type"))))
                 found = strip_audio(event, spec.audio_field if spec else None)
                 if audio is None:
                     audio = found

@@ -92,8 +92,7 @@ def timeline(
             spans["tool"].append((done, max(out - done, 0.02)))
     for lane, bars in spans.items():
         ax.broken_barh(bars, (lane_y[lane] - 0.35, 0.7), color=LANE_COLORS[lane], label=lane)
-    marks = [_s(i["speech_started_ms"]) for i in interruptions]
-    marks = [m for m in marks if m is not None]
+    marks = [i["speech_started_ms"] / 1000 for i in interruptions if i["speech_started_ms"]]
     if marks:
         ax.scatter(
             marks,
@@ -104,7 +103,7 @@ def timeline(
             label="barge-in",
             zorder=3,
         )
-    commits = [_s(t["committed_ms"]) for t in turns if t["committed_ms"] is not None]
+    commits = [t["committed_ms"] / 1000 for t in turns if t["committed_ms"] is not None]
     for x in commits:
         ax.axvline(x, color="#4caf7a", alpha=0.25, linewidth=0.8)
     ax.set_yticks([lane_y[n] for n in LANES], list(LANES))

@@ -108,7 +108,7 @@ def render_html(report: Report) -> str:
             "SELECT * FROM session_overview WHERE session_id IN (SELECT session_id FROM "
             "report_scope)"
         ).fetchall()
-        cols = [d[0] for d in con.description]  # type: ignore[union-attr]
+        cols = [d[0] for d in con.description or []]
         sessions = [dict(zip(cols, r, strict=True)) for r in overview]
         parts.append(
             f'<img alt="fleet latency" src="{_png(figures.fleet_latency(turns, sessions))}">'
@@ -283,7 +283,7 @@ def _fleet_tables(s: dict[str, Any]) -> str:
             )
         )
     out.append("</div><h2>Worst sessions</h2>")
-    rows = []
+    rows: list[list[Any]] = []
     for name, key in (
         ("slowest", "latency"),
         ("most expensive", "cost"),
