@@ -27,6 +27,13 @@ from rtlens.schema import TABLE_NAMES
 
 EVENTS_CHUNK_ROWS = 20_000
 
+# (direction, wire type) -> (canonical name, dialect it proves or None, handler or None):
+# the hot loop does one dict lookup per line.
+ROUTES: dict[tuple[str, str], tuple[str, str | None, Any]] = {
+    key: (spec.canonical, DIALECT_OF_WIRE.get(key), HANDLERS.get(spec.canonical))
+    for key, spec in BY_WIRE.items()
+}
+
 # sink(table, rows): receives rows (tuples in schema column order) as they are ready.
 Sink = Callable[[str, list[tuple[Any, ...]]], None]
 
@@ -118,19 +125,18 @@ def _run(
     rows: list[tuple[Any, ...]] = []
     append = rows.append
     dumps = orjson.dumps
-    by_wire = BY_WIRE
-    handlers = HANDLERS
-    dialect_of = DIALECT_OF_WIRE
+    routes = ROUTES
     votes = st.votes
     session_id = st.session_id
     client_types = st.client_types
     seq = -1
     first_us: int | None = None
+    last_us: int | None = None
     for kind, line_no, ts_us, direction, payload, audio in records:
         if ts_us is not None:
             if first_us is None:
                 first_us = st.first_ts_us = ts_us
-            st.last_ts_us = ts_us
+            last_us = ts_us
             t_ms: float | None = (ts_us - first_us) / 1000
         else:
             t_ms = None
@@ -138,18 +144,15 @@ def _run(
             seq += 1
             event = payload
             wire_type = event.get("type") if type(event) is dict else None
-            if type(wire_type) is not str:
-                wire_type = None
-                spec = None
-            else:
-                spec = by_wire.get((direction, wire_type))  # type: ignore[arg-type]
-            if spec is not None:
-                canonical = spec.canonical
-                vote = dialect_of.get((direction, wire_type))  # type: ignore[arg-type]
+            route = routes.get((direction, wire_type)) if type(wire_type) is str else None  # type: ignore[arg-type]
+            if route is not None:
+                canonical, vote, handler = route
                 if vote is not None:
                     votes[vote] += 1
             else:
-                canonical = None
+                if type(wire_type) is not str:
+                    wire_type = None
+                canonical = handler = None
                 st.n_unknown += 1
             raw = dumps(event).decode()
             if type(event) is dict:
@@ -184,7 +187,7 @@ def _run(
                     direction,
                     wire_type,
                     canonical,
-                    spec is not None,
+                    route is not None,
                     event_id,
                     response_id,
                     item_id,
@@ -192,21 +195,19 @@ def _run(
                     raw,
                 )
             )
-            if canonical is not None:
-                handler = handlers.get(canonical)
-                if handler is not None:
-                    st.seq, st.line_no, st.current_raw, st.current_ts_us = seq, line_no, raw, ts_us
-                    try:
-                        handler(st, t_ms, event, audio)
-                    except Exception as exc:
-                        st.ingest_errors.append(
-                            {
-                                "line_no": line_no,
-                                "error": f"{wire_type}: could not interpret the event "
-                                f"({type(exc).__name__}: {exc})",
-                                "raw": raw,
-                            }
-                        )
+            if handler is not None:
+                st.seq, st.line_no, st.current_raw, st.current_ts_us = seq, line_no, raw, ts_us
+                try:
+                    handler(st, t_ms, event, audio)
+                except Exception as exc:
+                    st.ingest_errors.append(
+                        {
+                            "line_no": line_no,
+                            "error": f"{wire_type}: could not interpret the event "
+                            f"({type(exc).__name__}: {exc})",
+                            "raw": raw,
+                        }
+                    )
             if sink is not None and len(rows) >= chunk_rows:
                 sink("events", rows)
                 rows = []
@@ -242,4 +243,5 @@ def _run(
         elif kind == HEADER:  # a second header: the reader reports it; nothing to do here
             pass
     st.n_events = seq + 1
+    st.last_ts_us = last_us
     return rows

@@ -179,6 +179,10 @@ class _Pool:
     def start(self) -> None:
         if self.workers <= 1:
             return
+        if self.method == "fork":
+            # Loaded once here, shared copy-on-write: cheaper than an import in every worker.
+            import duckdb  # noqa: F401
+            import numpy  # noqa: F401
         ctx: Any = mp.get_context(self.method)
         tasks = ctx.Queue()
         self.results = ctx.Queue(maxsize=4 * self.workers)

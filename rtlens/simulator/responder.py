@@ -28,6 +28,7 @@ from rtlens.simulator.usage import (
     audio_tokens,
     cached_split,
     text_tokens,
+    truncated,
     usage_object,
     zero_usage,
 )
@@ -105,7 +106,7 @@ class Response:
             for item in params.input_items:
                 base += item.tokens()
             return base
-        return base + self.session.conv.tokens()
+        return truncated(base + self.session.conv.tokens())
 
     def output_tokens(self) -> Tokens:
         out = Tokens()

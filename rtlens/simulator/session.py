@@ -66,7 +66,10 @@ class Session:
         self.conv = Conversation(self.events._id("conv_"))
         self.buffer = InputBuffer(self.cfg.input_format, self.cfg.turn_detection)
         self.rate = RateLimiter(
-            scenario.tokens_per_minute or DEFAULT_TPM[dialect], DEFAULT_RPM, pace
+            scenario.tokens_per_minute or DEFAULT_TPM[dialect],
+            DEFAULT_RPM,
+            pace,
+            audio_clock_s=lambda: self.buffer.timeline_ms / 1000,
         )
         self.active: Response | None = None
         self.responses = 0

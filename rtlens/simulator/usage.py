@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,6 +51,18 @@ class Tokens:
 
     def __add__(self, other: Tokens) -> Tokens:
         return Tokens(self.text + other.text, self.audio + other.audio)
+
+
+CONTEXT_WINDOW_TOKENS = 28_672  # gpt-realtime's 32k window less room for the reply
+
+
+def truncated(context: Tokens) -> Tokens:
+    """The context after `truncation: auto` dropped the oldest items to fit the window
+    (modelled by scaling text and audio alike)."""
+    if context.total <= CONTEXT_WINDOW_TOKENS:
+        return context
+    text = context.text * CONTEXT_WINDOW_TOKENS // context.total
+    return Tokens(text, CONTEXT_WINDOW_TOKENS - text)
 
 
 def cached_split(previous: Tokens | None, current: Tokens) -> Tokens:
@@ -107,17 +120,32 @@ def transcription_usage(audio_ms: float, transcript: str) -> dict[str, Any]:
 class RateLimiter:
     """Requests and tokens per minute for one connection (one organisation, really)."""
 
-    def __init__(self, tokens_per_minute: int, requests_per_minute: int, pace: float) -> None:
+    def __init__(
+        self,
+        tokens_per_minute: int,
+        requests_per_minute: int,
+        pace: float,
+        audio_clock_s: Callable[[], float] | None = None,
+    ) -> None:
         self.token_limit = tokens_per_minute
         self.request_limit = requests_per_minute
         self.pace = pace
         self._tokens_used = 0.0
         self._requests_used = 0.0
-        self._last = time.monotonic()
+        # At pace 0 no wall time passes; the session's audio clock (seconds of input audio
+        # appended) stands in for it, so limits refill as the conversation goes on.
+        self._clock = audio_clock_s if pace <= 0 and audio_clock_s else None
+        self._last = self._now()
+
+    def _now(self) -> float:
+        return self._clock() if self._clock is not None else time.monotonic()
 
     def _refill(self) -> None:
-        now = time.monotonic()
-        elapsed_s = (now - self._last) / self.pace if self.pace > 0 else 0.0
+        now = self._now()
+        if self._clock is not None:
+            elapsed_s = now - self._last
+        else:
+            elapsed_s = (now - self._last) / self.pace if self.pace > 0 else 0.0
         self._last = now
         self._tokens_used = max(0.0, self._tokens_used - elapsed_s * self.token_limit / 60)
         self._requests_used = max(0.0, self._requests_used - elapsed_s * self.request_limit / 60)

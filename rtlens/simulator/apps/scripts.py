@@ -262,6 +262,28 @@ async def twilio_ulaw(app: App) -> None:
     await _drain(app)
 
 
+LONG_CALL_MINUTES = 60
+
+
+async def long_call(app: App) -> None:
+    """An hour-long support call (for benchmarks): ordinary turns, with a barge-in every
+    seventh turn, until the caller's audio clock passes `LONG_CALL_MINUTES`."""
+    await _setup(app)
+    await app.idle(600)
+    turn = 0
+    while app.clock_ms < LONG_CALL_MINUTES * 60_000:
+        turn += 1
+        mark = await _utterance(app)
+        if turn % 7 == 0:
+            await _first_audio(app, mark)
+            await app.idle(500)
+            mark = await _utterance(app, 900, 1300)
+        await _response(app, mark)
+        await app.finish_playback()
+        await app.idle(app.rng.uniform(400, 1500))
+    await _drain(app)
+
+
 SCRIPTS: dict[str, Script] = {
     "conversation": conversation,
     "barge_in": barge_in,
@@ -270,4 +292,5 @@ SCRIPTS: dict[str, Script] = {
     "manual": manual,
     "text": text,
     "twilio_ulaw": twilio_ulaw,
+    "long_call": long_call,
 }

@@ -1,0 +1,239 @@
+"""Ingest benchmark: whole-process `rtlens ingest` against two baselines, in the same run.
+
+    python benchmarks/ingest_bench.py [--mb 320] [--repeats 3] [--out benchmarks/results/ingest.json]
+
+- (a) DuckDB's own `read_json_auto` loading the same files into a table;
+- (b) a bare Python loop that only parses every line with orjson;
+- rtlens: `rtlens ingest corpus/ --db fresh.duckdb`.
+
+Each is a separate process, run in interleaved order `--repeats` times; we report the
+median wall time, CPU time (the process and everything it waited for) and the peak
+memory of the whole process tree (proportional set size, so pages that forked workers
+share are counted once; polled every 5 ms from /proc). Memory is also
+measured on a quarter of the corpus to show it does not grow with the corpus. A CPU
+breakdown of rtlens's stages, measured in this process, says where the time goes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from corpus import corpus_size, ensure_corpus  # noqa: E402
+
+
+BARE = """
+import glob, sys, orjson
+loads = orjson.loads
+for path in sorted(glob.glob(sys.argv[1] + "/*.jsonl")):
+    with open(path, "rb") as f:
+        for line in f:
+            loads(line)
+"""
+
+DUCKDB = """
+import sys, duckdb
+con = duckdb.connect(sys.argv[2])
+con.execute("SET enable_progress_bar = false")
+con.execute("CREATE TABLE t AS SELECT * FROM read_json_auto(?)", [sys.argv[1] + "/*.jsonl"])
+"""
+
+
+def _pss(pid: int) -> int:
+    """Proportional set size: pages shared after fork are split between the sharers, so
+    the sum over a process tree is the memory the tree really uses."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", "rb") as fh:
+            for line in fh:
+                if line.startswith(b"Pss:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def _tree_memory(root: int) -> int:
+    """Memory of `root` and all its descendants, from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as fh:
+                fields = fh.read().rsplit(b")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(entry))
+    total, stack = 0, [root]
+    while stack:
+        pid = stack.pop()
+        total += _pss(pid)
+        stack.extend(children.get(pid, []))
+    return total
+
+
+def measure(argv: list[str]) -> dict[str, float]:
+    """Run a command; wall seconds, CPU seconds (incl. waited-for children), peak tree RSS."""
+    before = os.times()
+    started = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    peak = 0
+    done = threading.Event()
+
+    def poll() -> None:
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, _tree_memory(proc.pid))
+            time.sleep(0.005)
+
+    poller = threading.Thread(target=poll, daemon=True)
+    poller.start()
+    _, stderr = proc.communicate()
+    wall = time.perf_counter() - started
+    done.set()
+    poller.join()
+    after = os.times()
+    if proc.returncode not in (0, 1):
+        raise RuntimeError(f"{argv[0]} failed: {stderr.decode()[-500:]}")
+    cpu = (after.children_user - before.children_user) + (
+        after.children_system - before.children_system
+    )
+    return {"wall_s": wall, "cpu_s": cpu, "peak_rss_mib": peak / 2**20}
+
+
+def rtlens_argv(corpus: Path, db: Path) -> list[str]:
+    rtlens = Path(sys.executable).with_name("rtlens")
+    return [str(rtlens), "ingest", str(corpus), "--db", str(db), "-q"]
+
+
+def breakdown(corpus: Path) -> dict[str, float]:
+    """CPU seconds of each stage of rtlens ingest, one process, whole corpus."""
+    import duckdb
+    import numpy as np  # noqa: F401
+
+    from rtlens.ingest.normalize import normalize_file
+    from rtlens.logfile.reader import read_records
+    from rtlens.store import db as store
+
+    files = sorted(corpus.glob("*.jsonl"))
+    out: dict[str, float] = {}
+    t = time.process_time()
+    with open(os.devnull, "wb"):
+        for f in files:
+            with f.open("rb") as fh:
+                for _ in fh:
+                    pass
+    out["read lines (file I/O, splitting)"] = time.process_time() - t
+    t = time.process_time()
+    for f in files:
+        for _ in read_records(f):
+            pass
+    out["reader (parse, cut audio out)"] = time.process_time() - t - out[
+        "read lines (file I/O, splitting)"
+    ]
+    t = time.process_time()
+    results = [normalize_file(f) for f in files]
+    out["normalizer (state machine, rows)"] = (
+        time.process_time() - t - out["reader (parse, cut audio out)"]
+        - out["read lines (file I/O, splitting)"]
+    )
+    events = [row for r in results for row in r.rows["events"]]
+    con = duckdb.connect()
+    con.execute("SET threads = 1; SET TimeZone = 'UTC'")
+    with tempfile.TemporaryDirectory() as tmp:
+        t = time.process_time()
+        index = np.zeros(len(events), dtype=np.int32)
+        chunk = Path(tmp) / "events.parquet"
+        store.write_chunk(con, "events", events, index, chunk)
+        out["rows to Parquet chunk (workers)"] = time.process_time() - t
+        db = Path(tmp) / "x.duckdb"
+        t = time.process_time()
+        target = store.connect(db)
+        out["create database and schema"] = time.process_time() - t
+        t = time.process_time()
+        target.execute("BEGIN")
+        store.append_chunks(target, "events", [chunk], set())
+        for name in results[0].rows:
+            if name != "events":
+                store.append_rows(target, name, [x for r in results for x in r.rows[name]])
+        target.execute("COMMIT")
+        target.close()
+        out["insert + commit (writer, all its threads)"] = time.process_time() - t
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus", type=Path, default=HERE / "corpus")
+    parser.add_argument("--mb", type=float, default=320)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--out", type=Path, default=HERE / "results" / "ingest.json")
+    args = parser.parse_args()
+    corpus = ensure_corpus(args.corpus, args.mb)
+    files = sorted(corpus.glob("*.jsonl"))
+    lines = sum(1 for f in files for _ in f.open("rb"))
+    runs: dict[str, list[dict[str, float]]] = {"bare": [], "duckdb": [], "rtlens": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        for rep in range(args.repeats):
+            order = ["bare", "duckdb", "rtlens"]
+            order = order[rep % 3 :] + order[: rep % 3]
+            for name in order:
+                db = Path(tmp) / f"{name}-{rep}.duckdb"
+                argv = {
+                    "bare": [sys.executable, "-c", BARE, str(corpus)],
+                    "duckdb": [sys.executable, "-c", DUCKDB, str(corpus), str(db)],
+                    "rtlens": rtlens_argv(corpus, db),
+                }[name]
+                runs[name].append(measure(argv))
+                db.unlink(missing_ok=True)
+        quarter = Path(tmp) / "quarter"
+        quarter.mkdir()
+        for f in files[: max(1, len(files) // 4)]:
+            (quarter / f.name).symlink_to(f)
+        small = measure(rtlens_argv(quarter, Path(tmp) / "q.duckdb"))
+    median = {
+        name: {key: statistics.median(r[key] for r in rs) for key in rs[0]}
+        for name, rs in runs.items()
+    }
+    result = {
+        "corpus": {"files": len(files), "lines": lines, "mb": corpus_size(corpus) / 1e6},
+        "machine": {"cpus": os.cpu_count(), "loadavg_after": os.getloadavg()},
+        "runs": runs,
+        "median": median,
+        "ratio_vs_duckdb_read_json_auto": median["rtlens"]["wall_s"] / median["duckdb"]["wall_s"],
+        "ratio_vs_bare_orjson_loop": median["rtlens"]["wall_s"] / median["bare"]["wall_s"],
+        "peak_rss_mib": {"quarter_corpus": small["peak_rss_mib"],
+                         "full_corpus": median["rtlens"]["peak_rss_mib"]},
+        "cpu_breakdown_s": breakdown(corpus),
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"corpus: {len(files)} sessions, {lines:,} lines, {result['corpus']['mb']:.0f} MB")
+    print(f"{'':8}{'wall s':>9}{'cpu s':>9}{'peak MiB':>10}   (median of {args.repeats})")
+    for name, m in median.items():
+        print(f"{name:8}{m['wall_s']:>9.2f}{m['cpu_s']:>9.2f}{m['peak_rss_mib']:>10.0f}")
+    print(f"rtlens / duckdb read_json_auto: {result['ratio_vs_duckdb_read_json_auto']:.2f}"
+          "  (target <= 0.30)")
+    print(f"rtlens / bare orjson loop:      {result['ratio_vs_bare_orjson_loop']:.2f}"
+          "  (target <= 2.0)")
+    print(f"peak RSS, quarter vs full corpus: {small['peak_rss_mib']:.0f} vs "
+          f"{median['rtlens']['peak_rss_mib']:.0f} MiB  (target <= 300 whatever the size)")
+    print("CPU by stage (one process):")
+    for stage, seconds in result["cpu_breakdown_s"].items():
+        print(f"  {stage:44}{seconds:>7.2f} s")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
