@@ -1,6 +1,6 @@
 """Ingest benchmark: whole-process `rtlens ingest` against two baselines, in the same run.
 
-    python benchmarks/ingest_bench.py [--mb 320] [--repeats 3] [--out benchmarks/results/ingest.json]
+    python benchmarks/ingest_bench.py [--mb 320] [--repeats 3]
 
 - (a) DuckDB's own `read_json_auto` loading the same files into a table;
 - (b) a bare Python loop that only parses every line with orjson;
@@ -30,8 +30,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from corpus import corpus_size, ensure_corpus  # noqa: E402
-
+from corpus import corpus_size, ensure_corpus
 
 BARE = """
 import glob, sys, orjson
@@ -120,7 +119,7 @@ def rtlens_argv(corpus: Path, db: Path) -> list[str]:
 def breakdown(corpus: Path) -> dict[str, float]:
     """CPU seconds of each stage of rtlens ingest, one process, whole corpus."""
     import duckdb
-    import numpy as np  # noqa: F401
+    import numpy as np
 
     from rtlens.ingest.normalize import normalize_file
     from rtlens.logfile.reader import read_records
@@ -129,23 +128,24 @@ def breakdown(corpus: Path) -> dict[str, float]:
     files = sorted(corpus.glob("*.jsonl"))
     out: dict[str, float] = {}
     t = time.process_time()
-    with open(os.devnull, "wb"):
-        for f in files:
-            with f.open("rb") as fh:
-                for _ in fh:
-                    pass
+    for f in files:
+        with f.open("rb") as fh:
+            for _ in fh:
+                pass
     out["read lines (file I/O, splitting)"] = time.process_time() - t
     t = time.process_time()
     for f in files:
         for _ in read_records(f):
             pass
-    out["reader (parse, cut audio out)"] = time.process_time() - t - out[
-        "read lines (file I/O, splitting)"
-    ]
+    out["reader (parse, cut audio out)"] = (
+        time.process_time() - t - out["read lines (file I/O, splitting)"]
+    )
     t = time.process_time()
     results = [normalize_file(f) for f in files]
     out["normalizer (state machine, rows)"] = (
-        time.process_time() - t - out["reader (parse, cut audio out)"]
+        time.process_time()
+        - t
+        - out["reader (parse, cut audio out)"]
         - out["read lines (file I/O, splitting)"]
     )
     events = [row for r in results for row in r.rows["events"]]
@@ -213,8 +213,10 @@ def main() -> None:
         "median": median,
         "ratio_vs_duckdb_read_json_auto": median["rtlens"]["wall_s"] / median["duckdb"]["wall_s"],
         "ratio_vs_bare_orjson_loop": median["rtlens"]["wall_s"] / median["bare"]["wall_s"],
-        "peak_rss_mib": {"quarter_corpus": small["peak_rss_mib"],
-                         "full_corpus": median["rtlens"]["peak_rss_mib"]},
+        "peak_rss_mib": {
+            "quarter_corpus": small["peak_rss_mib"],
+            "full_corpus": median["rtlens"]["peak_rss_mib"],
+        },
         "cpu_breakdown_s": breakdown(corpus),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -223,12 +225,18 @@ def main() -> None:
     print(f"{'':8}{'wall s':>9}{'cpu s':>9}{'peak MiB':>10}   (median of {args.repeats})")
     for name, m in median.items():
         print(f"{name:8}{m['wall_s']:>9.2f}{m['cpu_s']:>9.2f}{m['peak_rss_mib']:>10.0f}")
-    print(f"rtlens / duckdb read_json_auto: {result['ratio_vs_duckdb_read_json_auto']:.2f}"
-          "  (target <= 0.30)")
-    print(f"rtlens / bare orjson loop:      {result['ratio_vs_bare_orjson_loop']:.2f}"
-          "  (target <= 2.0)")
-    print(f"peak RSS, quarter vs full corpus: {small['peak_rss_mib']:.0f} vs "
-          f"{median['rtlens']['peak_rss_mib']:.0f} MiB  (target <= 300 whatever the size)")
+    print(
+        f"rtlens / duckdb read_json_auto: {result['ratio_vs_duckdb_read_json_auto']:.2f}"
+        "  (target <= 0.30)"
+    )
+    print(
+        f"rtlens / bare orjson loop:      {result['ratio_vs_bare_orjson_loop']:.2f}"
+        "  (target <= 2.0)"
+    )
+    print(
+        f"peak RSS, quarter vs full corpus: {small['peak_rss_mib']:.0f} vs "
+        f"{median['rtlens']['peak_rss_mib']:.0f} MiB  (target <= 300 whatever the size)"
+    )
     print("CPU by stage (one process):")
     for stage, seconds in result["cpu_breakdown_s"].items():
         print(f"  {stage:44}{seconds:>7.2f} s")
