@@ -28,9 +28,10 @@ from rtlens.logfile.reader import InputError
 from rtlens.schema import TABLE_NAMES
 
 RECORDING_SUFFIXES = (".jsonl", ".json", ".ndjson", ".jsonl.gz", ".json.gz", ".ndjson.gz")
-_FLUSH_EVENTS_ROWS = 50_000
-_FLUSH_CHUNK_ROWS = 100_000  # rows of Parquet chunks read back in one parallel INSERT
-_FLUSH_SMALL_FILES = 256
+_FLUSH_EVENTS_ROWS = 20_000
+WRITER_MEMORY = "64MB"  # DuckDB's cap in the writer; it spills beyond, keeping RSS flat
+_FLUSH_CHUNK_ROWS = 40_000  # rows of Parquet chunks read back in one parallel INSERT
+_FLUSH_SMALL_FILES = 64
 
 
 @dataclass
@@ -117,7 +118,7 @@ class _ChunkWriter:
         import duckdb
 
         self.con = duckdb.connect()
-        self.con.execute("SET threads = 1; SET TimeZone = 'UTC'")
+        self.con.execute("SET threads = 1; SET TimeZone = 'UTC'; SET memory_limit = '64MB'")
         self.results, self.chunk_dir = results, chunk_dir
         self.rows: list[tuple[Any, ...]] = []
         self.segments: list[tuple[int, int]] = []  # (file index, rows)
@@ -250,6 +251,7 @@ def ingest(
             own = con is None
             if own:
                 con = store.connect(db if db is not None else store.DEFAULT_DB)
+                con.execute(f"SET memory_limit = '{WRITER_MEMORY}'")
             writer = _Writer(con, store, files, on_file_done)
             con.execute("BEGIN TRANSACTION")
             try:
