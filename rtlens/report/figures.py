@@ -14,6 +14,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
+MAX_BARS = 80  # above this, per-item bars become dots or areas
 CATEGORY_COLORS = {"clean": "#2b7bba", "tool": "#e08a1e", "interrupted": "#c4384a"}
 LANES = ("user speech", "response", "model audio", "tool", "barge-in")
 LANE_COLORS = {
@@ -119,18 +120,24 @@ def latency(turns: list[dict[str, Any]]) -> Figure:
     fig = Figure(figsize=(11, 3.4), layout="constrained")
     per_turn, dist = fig.subplots(1, 2, width_ratios=(3, 1))
     timed = [t for t in turns if t["v2v_ms"] is not None]
-    per_turn.bar(
-        [t["turn"] for t in timed],
-        [t["v2v_ms"] for t in timed],
-        color=[CATEGORY_COLORS[t["category"]] for t in timed],
-    )
+    if len(timed) <= MAX_BARS:
+        per_turn.bar(
+            [t["turn"] for t in timed],
+            [t["v2v_ms"] for t in timed],
+            color=[CATEGORY_COLORS[t["category"]] for t in timed],
+        )
+    else:  # hundreds of bars are slow to draw and unreadable: one dot per turn instead
+        for category, color in CATEGORY_COLORS.items():
+            points = [(t["turn"], t["v2v_ms"]) for t in timed if t["category"] == category]
+            if points:
+                per_turn.scatter(*zip(*points, strict=True), s=10, color=color)
     ttfa = [(t["turn"], t["ttfa_ms"]) for t in turns if t["ttfa_ms"] is not None]
     if ttfa:
         per_turn.plot(
             *zip(*ttfa, strict=True),
             "o",
-            color="#222222",
-            markersize=3,
+            color="#555555",
+            markersize=3 if len(ttfa) <= MAX_BARS else 1.5,
             label="response.created → first audio",
         )
     per_turn.set_title("Voice-to-voice latency per turn")
@@ -156,11 +163,16 @@ def tokens(responses: list[dict[str, Any]]) -> Figure:
     ax = fig.add_subplot()
     billed = [r for r in responses if r["input_tokens"] is not None]
     xs = list(range(1, len(billed) + 1))
-    bottom = [0.0] * len(billed)
-    for key, label, color in TOKEN_KINDS:
-        heights = [float(r[key] or 0) for r in billed]
-        ax.bar(xs, heights, bottom=bottom, color=color, label=label)
-        bottom = [b + h for b, h in zip(bottom, heights, strict=True)]
+    series = [[float(r[key] or 0) for r in billed] for key, _, _ in TOKEN_KINDS]
+    labels = [label for _, label, _ in TOKEN_KINDS]
+    colors = [color for _, _, color in TOKEN_KINDS]
+    if len(billed) <= MAX_BARS:
+        bottom = [0.0] * len(billed)
+        for heights, label, color in zip(series, labels, colors, strict=True):
+            ax.bar(xs, heights, bottom=bottom, color=color, label=label)
+            bottom = [b + h for b, h in zip(bottom, heights, strict=True)]
+    elif billed:  # long sessions: a stacked area reads better than hundreds of bars
+        ax.stackplot(xs, *series, labels=labels, colors=colors)
     ax.set_title("Tokens per response (input grows as the conversation grows)")
     ax.set_xlabel("response")
     ax.set_ylabel("tokens")
