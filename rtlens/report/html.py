@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from rtlens.analysis import detail
 from rtlens.report import figures
-from rtlens.report.text import _dur, _ms, _usd
+from rtlens.report.text import _dur, _ms, _usd, latency_rows
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -143,21 +143,10 @@ def _facts(s: dict[str, Any]) -> str:
 
 
 def _latency_table(s: dict[str, Any]) -> str:
-    lat = s["latency"]
-    rows = []
-    labels = [
-        ("voice-to-voice, clean turns", lat["by_category"]["clean"]),
-        ("voice-to-voice, tool turns", lat["by_category"]["tool"]),
-        ("voice-to-voice, barge-in turns", lat["by_category"]["interrupted"]),
-        ("voice-to-voice, all turns", lat["v2v_ms"]),
-        ("+ VAD silence window (estimate)", lat["v2v_est_ms"]),
-        ("speech stop → response.created", lat["turn_gap_ms"]),
-        ("response.created → first audio", lat["ttfa_ms"]),
-        ("response duration", lat["response_ms"]),
-        ("transcription (commit → done)", s["transcriptions"]["latency_ms"]),
+    rows = [
+        [label.strip(), d["n"], _ms(d["p50"]), _ms(d["p90"]), _ms(d["p95"]), _ms(d["max"])]
+        for label, d in latency_rows(s)
     ]
-    for label, d in labels:
-        rows.append([label, d["n"], _ms(d["p50"]), _ms(d["p90"]), _ms(d["p95"]), _ms(d["max"])])
     return "<h2>Latency (ms)</h2>" + _table(["", "n", "p50", "p90", "p95", "max"], rows)
 
 

@@ -103,32 +103,39 @@ def _fleet_header(summary: dict[str, Any]) -> list[str]:
     ]
 
 
-def _latency(summary: dict[str, Any]) -> list[str]:
+def latency_rows(summary: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """The latency table's rows (label, distribution), shared by the text and HTML reports.
+
+    Always-present rows come first; tool, barge-in, estimate and transcription rows only
+    when they have values, so a session without tools has no empty tool row.
+    """
     lat = summary["latency"]
+    cats = lat["by_category"]
+    rows = [("voice-to-voice, clean turns", cats["clean"])]
+    if cats["tool"]["n"]:
+        rows.append(("voice-to-voice, tool turns", cats["tool"]))
+    if cats["interrupted"]["n"]:
+        rows.append(("voice-to-voice, barge-in turns", cats["interrupted"]))
+    rows.append(("voice-to-voice, all turns", lat["v2v_ms"]))
+    if lat["v2v_est_ms"]["n"]:
+        rows.append(("  + VAD silence window (estimate)", lat["v2v_est_ms"]))
+    rows.append(("speech stop → response.created", lat["turn_gap_ms"]))
+    rows.append(("response.created → first audio", lat["ttfa_ms"]))
+    rows.append(("response duration", lat["response_ms"]))
+    transcription = summary["transcriptions"]["latency_ms"]
+    if transcription["n"]:
+        rows.append(("transcription (commit → done)", transcription))
+    return rows
+
+
+def _latency(summary: dict[str, Any]) -> list[str]:
     out = _heading("Latency (ms)")
     out.append(f"  {'':34}{'n':>6}{'p50':>8}{'p90':>8}{'p95':>8}{'max':>8}")
-
-    def row(label: str, d: dict[str, Any]) -> str:
-        return (
-            f"  {label:34}{d['n']:>6}{_ms(d['p50']):>8}{_ms(d['p90']):>8}{_ms(d['p95']):>8}"
-            f"{_ms(d['max']):>8}"
-        )
-
-    cats = lat["by_category"]
-    out.append(row("voice-to-voice, clean turns", cats["clean"]))
-    if cats["tool"]["n"]:
-        out.append(row("voice-to-voice, tool turns", cats["tool"]))
-    if cats["interrupted"]["n"]:
-        out.append(row("voice-to-voice, barge-in turns", cats["interrupted"]))
-    out.append(row("voice-to-voice, all turns", lat["v2v_ms"]))
-    if lat["v2v_est_ms"]["n"]:
-        out.append(row("  + VAD silence window (estimate)", lat["v2v_est_ms"]))
-    out.append(row("speech stop → response.created", lat["turn_gap_ms"]))
-    out.append(row("response.created → first audio", lat["ttfa_ms"]))
-    out.append(row("response duration", lat["response_ms"]))
-    tr = summary["transcriptions"]["latency_ms"]
-    if tr["n"]:
-        out.append(row("transcription (commit → done)", tr))
+    out.extend(
+        f"  {label:34}{d['n']:>6}{_ms(d['p50']):>8}{_ms(d['p90']):>8}{_ms(d['p95']):>8}"
+        f"{_ms(d['max']):>8}"
+        for label, d in latency_rows(summary)
+    )
     return out
 
 
