@@ -29,7 +29,7 @@ EVENTS_CHUNK_ROWS = 20_000
 
 # (direction, wire type) -> (canonical name, dialect it proves or None, handler or None):
 # the hot loop does one dict lookup per line.
-ROUTES: dict[tuple[str, str], tuple[str, str | None, Any]] = {
+ROUTES: dict[tuple[str, str], tuple[str | None, str | None, Any]] = {
     key: (spec.canonical, DIALECT_OF_WIRE.get(key), HANDLERS.get(spec.canonical))
     for key, spec in BY_WIRE.items()
 }
@@ -145,6 +145,7 @@ def _run(
             event = payload
             wire_type = event.get("type") if type(event) is dict else None
             route = routes.get((direction, wire_type)) if type(wire_type) is str else None  # type: ignore[arg-type]
+            canonical: str | None
             if route is not None:
                 canonical, vote, handler = route
                 if vote is not None:
