@@ -56,7 +56,6 @@ class Response:
     first_audio_ms: float | None = None
     first_text_ms: float | None = None
     done_ms: float | None = None
-    done_seq: int | None = None
     audio_bytes: int = 0
     audio_deltas: int = 0
     bytes_per_ms: float = DEFAULT_FORMAT[1]
@@ -66,7 +65,6 @@ class Response:
     audio_item_id: str | None = None  # the message item carrying its audio
     usage: dict[str, int | None] = field(default_factory=dict)
     model: str | None = None
-    playback_end_ms: float | None = None  # output_audio_buffer.stopped/cleared (WebRTC)
 
 
 @dataclass(slots=True)

@@ -57,10 +57,8 @@ def buffer_started(
 def buffer_stopped(
     st: SessionState, t: float | None, ev: dict[str, Any], audio: int | None
 ) -> None:
+    """`.stopped` / `.cleared`: only their presence matters (they mark a WebRTC capture)."""
     st.output_audio_buffer_events += 1
-    resp = _buffer_response(st, ev)
-    if resp is not None:
-        resp.playback_end_ms = t
 
 
 def _buffer_response(st: SessionState, ev: dict[str, Any]) -> Response | None:

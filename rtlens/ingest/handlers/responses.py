@@ -213,7 +213,6 @@ def done(st: SessionState, t: float | None, ev: dict[str, Any], audio: int | Non
     resp = st.responses.get(response_id) or _unseen_response(st, response_id)
     assert resp is not None
     resp.done_ms = t
-    resp.done_seq = st.seq
     resp.status = get_str(st, body, "status", where)
     details = get_dict(st, body, "status_details", where) or {}
     resp.status_reason = get_str(st, details, "reason", where)
