@@ -27,6 +27,6 @@ def test_audio_frames_and_keys() -> None:
     frame = b'{"type":"response.output_audio.delta","event_id":"event_1","delta":"' + audio
     assert not contains_key(frame + b'"}')
     assert contains_key(frame + b'","note":"ek_ABCDEFGHIJKLMNOPQRS"}')
-    fake_key = b"sk-" + b"ABCDEFGHIJKLMNOPQRSTUV"  # built here so no key-shaped literal is committed
+    fake_key = b"sk-" + b"ABCDEFGHIJKLMNOPQRSTUV"  # no key-shaped literal in the repo
     assert contains_key(b"task-list then " + fake_key)
     assert not contains_key(b"task-list and desk-lamp")
