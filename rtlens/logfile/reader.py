@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import gzip
 import io
-import re
 import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -35,6 +34,7 @@ import orjson
 
 from rtlens.catalogue import BY_WIRE
 from rtlens.logfile.format import check_version
+from rtlens.logfile.jsonarray import Lines, split_array
 from rtlens.logfile.redact import strip_audio
 
 HEADER, EVENT, TEXT, BINARY, CLOSE, ERROR = "header", "event", "text", "binary", "close", "error"
@@ -270,7 +270,6 @@ def _classify(obj: Any, line_no: int, line: bytes, stripped_len: int | None) -> 
 
 # ---- JSON array ------------------------------------------------------------------------------
 
-_STRUCTURAL = re.compile(rb'[\[\]{}",]')
 _CHUNK = 1 << 20
 
 
@@ -281,10 +280,10 @@ def _read_array(stream: IO[bytes]) -> Iterator[Record]:
     line happens to be an array), so no line is silently ignored.
     """
     index = 0
-    for item in _split_array(stream):
+    for item in split_array(stream, _CHUNK):
         if item[0] == "rest":
             _, line_no, rest = item
-            yield from _read_lines(_Lines(rest, stream), first_line_no=line_no)
+            yield from _read_lines(Lines(rest, stream), first_line_no=line_no)
             return
         if item[0] == "fatal":
             yield (ERROR, item[1], None, None, item[2], "")
@@ -310,106 +309,3 @@ def _read_array(stream: IO[bytes]) -> Iterator[Record]:
         if record[0] == ERROR:
             record = (ERROR, line_no, None, None, f"array element {index}: {record[4]}", record[5])
         yield record
-
-
-class _Lines:
-    """Iterate lines of `head` bytes, then of the rest of `stream`."""
-
-    def __init__(self, head: bytes, stream: IO[bytes]) -> None:
-        self.head, self.stream = head, stream
-
-    def __iter__(self) -> Iterator[bytes]:
-        head = self.head
-        if head:
-            parts = head.split(b"\n")
-            tail = parts.pop()
-            yield from (p + b"\n" for p in parts)
-            if tail:
-                yield tail + self.stream.readline()
-        yield from self.stream
-
-
-def _split_array(stream: IO[bytes]) -> Iterator[tuple[Any, ...]]:
-    """Yield ("element", line_no, bytes) per top-level element; then ("rest", line_no, bytes)
-    if anything follows the array, or ("fatal", line_no, message) if it cannot go on."""
-    buf = stream.read(_CHUNK)
-    lead = len(buf) - len(buf.lstrip(b"\xef\xbb\xbf \t\r\n"))
-    line_no = 1 + buf.count(b"\n", 0, lead)
-    counted = lead  # newlines before this offset are already counted in line_no
-    sep = lead  # offset of the "[" or "," that opened the current element
-    pos = lead + 1
-    depth = 1
-    while True:
-        match = _STRUCTURAL.search(buf, pos)
-        if match is None:
-            chunk = stream.read(_CHUNK)
-            if not chunk:
-                yield ("fatal", line_no, "truncated JSON array: the file ends inside it")
-                return
-            line_no += buf.count(b"\n", counted, sep)
-            buf, pos, counted, sep = buf[sep:] + chunk, pos - sep, 0, 0
-            continue
-        at = match.start()
-        char = buf[at]
-        if char == 0x22:  # a string: jump past its closing quote
-            close = _string_end(buf, at + 1)
-            while close < 0:
-                chunk = stream.read(_CHUNK)
-                if not chunk:
-                    yield ("fatal", line_no, "truncated JSON array: the file ends inside a string")
-                    return
-                buf += chunk
-                close = _string_end(buf, at + 1)
-            pos = close + 1
-        elif char in (0x5B, 0x7B):  # [ {
-            depth += 1
-            pos = at + 1
-        elif char in (0x5D, 0x7D):  # ] }
-            depth -= 1
-            pos = at + 1
-            if depth == 0:
-                element = buf[sep + 1 : at].strip()
-                if element:
-                    line_no, counted = _located(buf, sep + 1, line_no, counted)
-                    yield ("element", line_no, element)
-                line_no += buf.count(b"\n", counted, at)
-                rest = buf[at + 1 :]
-                if rest.strip() or _has_more(stream):
-                    yield ("rest", line_no, rest)
-                return
-        elif char == 0x2C and depth == 1:  # ,
-            line_no, counted = _located(buf, sep + 1, line_no, counted)
-            yield ("element", line_no, buf[sep + 1 : at].strip())
-            sep = at
-            pos = at + 1
-        else:
-            pos = at + 1
-
-
-def _has_more(stream: IO[bytes]) -> bool:
-    peek = getattr(stream, "peek", None)
-    return bool(peek(1).strip()) if peek else False
-
-
-def _located(buf: bytes, start: int, line_no: int, counted: int) -> tuple[int, int]:
-    """Line number of the first non-blank byte at or after `start`."""
-    first = start
-    while first < len(buf) and buf[first] in b" \t\r\n":
-        first += 1
-    return line_no + buf.count(b"\n", counted, first), first
-
-
-def _string_end(buf: bytes, pos: int) -> int:
-    """Index of the quote closing a JSON string that starts at `pos`, or -1 if not in buf."""
-    while True:
-        close = buf.find(b'"', pos)
-        if close < 0:
-            return -1
-        backslashes = 0
-        k = close - 1
-        while k >= pos and buf[k] == 0x5C:
-            backslashes += 1
-            k -= 1
-        if backslashes % 2 == 0:
-            return close
-        pos = close + 1
