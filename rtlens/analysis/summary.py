@@ -140,15 +140,20 @@ def _tokens(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     return out
 
 
+# The lowest point of a limit is the lowest headroom (remaining / limit), so sessions with
+# different limits compare fairly; for one session with one limit it is the least remaining.
+LOWEST = "coalesce(remaining_pct, remaining)"
+
+
 def _rate_limits(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     rows = con.execute(
         f"""SELECT name,
-                   last("limit" ORDER BY ts NULLS FIRST, seq) AS last_limit,
-                   min(remaining) AS min_remaining,
+                   arg_min("limit", {LOWEST}) AS limit_at_lowest,
+                   arg_min(remaining, {LOWEST}) AS remaining_at_lowest,
                    last(remaining ORDER BY ts NULLS FIRST, seq) AS last_remaining,
                    min(remaining_pct) AS min_remaining_pct,
-                   arg_min(turn, remaining) AS min_at_turn,
-                   arg_min(t_ms, remaining) AS min_at_ms,
+                   arg_min(turn, {LOWEST}) AS min_at_turn,
+                   arg_min(t_ms, {LOWEST}) AS min_at_ms,
                    count(*) AS samples
             FROM rate_limits WHERE {_in_scope()} AND name IS NOT NULL
             GROUP BY name ORDER BY name"""

@@ -199,7 +199,7 @@ def _tokens(summary: dict[str, Any]) -> list[str]:
     cost += f" · cache hit rate {hit:.0%}" if hit is not None else ""
     out.append(cost)
     growth = tk["input_growth"]
-    if len(growth) > 1:
+    if summary["sessions"] == 1 and len(growth) > 1:
         steps = [f"{g['input_tokens']:,}" for g in growth]
         if len(steps) > 8:
             steps = [*steps[:4], "…", *steps[-3:]]
