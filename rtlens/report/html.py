@@ -43,19 +43,18 @@ def _png(fig: Figure) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
-def _table(headers: list[str], rows: list[list[Any]], left: int = 1) -> str:
-    head = "".join(
-        f'<th class="l">{escape(h)}</th>' if i < left else f"<th>{escape(h)}</th>"
-        for i, h in enumerate(headers)
-    )
+def _table(headers: list[str], rows: list[list[Any]], left: int | set[int] = 1) -> str:
+    """An HTML table; columns in `left` (the first `left` ones, or a set of indices) are text
+    and aligned left, the others are numbers and aligned right."""
+    lefts = set(range(left)) if isinstance(left, int) else left
+
+    def cell(tag: str, i: int, value: Any) -> str:
+        cls = ' class="l"' if i in lefts else ""
+        return f"<{tag}{cls}>{escape(str(value))}</{tag}>"
+
+    head = "".join(cell("th", i, h) for i, h in enumerate(headers))
     body = "".join(
-        "<tr>"
-        + "".join(
-            f'<td class="l">{escape(str(v))}</td>' if i < left else f"<td>{escape(str(v))}</td>"
-            for i, v in enumerate(row)
-        )
-        + "</tr>"
-        for row in rows
+        "<tr>" + "".join(cell("td", i, v) for i, v in enumerate(row)) + "</tr>" for row in rows
     )
     return f"<table><tr>{head}</tr>{body}</table>"
 
@@ -200,6 +199,7 @@ def _misc_tables(s: dict[str, Any]) -> str:
                     [e["code"], e["count"], e["client_event_types"] or "-", e["message"] or ""]
                     for e in errors
                 ],
+                left={0, 2, 3},
             )
         )
     else:
@@ -242,12 +242,11 @@ def _turns_table(turns: list[dict[str, Any]]) -> str:
                 (t["transcript"] or "").strip()[:80],
             ]
         )
-    table = _table(
+    return _table(
         ["turn", "trigger", "v2v", "v2v est.", "ttfa", "reply", "transcr.", "flags", "transcript"],
         rows,
-        left=2,
+        left={1, 7, 8},
     )
-    return table.replace("<th>transcript</th>", '<th class="l">transcript</th>')
 
 
 def _fleet_tables(s: dict[str, Any]) -> str:
