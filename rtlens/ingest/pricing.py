@@ -42,10 +42,6 @@ def _prices(kind: str, model: str | None) -> dict[str, float] | None:
     return found
 
 
-def has_price(model: str | None) -> bool:
-    return _prices("realtime", model) is not None
-
-
 def response_cost(
     model: str | None,
     *,

@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from rtlens.catalogue import lookup
+from rtlens.catalogue import DIALECT_OF_WIRE, lookup
 from rtlens.simulator import audio, errors, timing
 from rtlens.simulator.checks import need_number, only_keys
 from rtlens.simulator.dialect import apply_update, session_object
@@ -40,19 +40,11 @@ SUPPORTED: dict[str, list[str]] = {
         "response.create",
         "response.cancel",
     ],
-    "beta": [  # unconfirmed: the GA list without the GA-only names
-        "session.update",
-        "input_audio_buffer.append",
-        "input_audio_buffer.commit",
-        "input_audio_buffer.clear",
-        "conversation.item.create",
-        "conversation.item.truncate",
-        "conversation.item.delete",
-        "conversation.item.retrieve",
-        "response.create",
-        "response.cancel",
-    ],
 }
+# Unconfirmed for beta: the same list without the names only GA has (from the catalogue).
+SUPPORTED["beta"] = [
+    name for name in SUPPORTED["ga"] if DIALECT_OF_WIRE.get(("client", name)) != "ga"
+]
 FIELDS: dict[str, list[str]] = {
     "session.update": ["session"],
     "input_audio_buffer.append": ["audio"],
