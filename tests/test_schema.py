@@ -77,3 +77,16 @@ def test_generated_docs_are_up_to_date():
         committed = (REPO / name).read_text(encoding="utf-8")
         made = make(REPO) if name.startswith("sample_logs") else make()
         assert committed == made, f"{name} is stale: run python -m rtlens.docsgen"
+
+
+def test_a_session_loads_as_typed_polars_frames():
+    from rtlens.ingest.frames import load_session
+
+    frames = load_session(REPO / "sample_logs" / "ga_function_calling.jsonl")
+    assert set(frames) == set(TABLES)
+    for name, frame in frames.items():
+        assert frame.schema == pl.Schema(polars_schema(name)), name
+    assert frames["function_calls"].height == 3
+    assert frames["interruptions"].height == 0  # empty, yet typed
+    assert frames["events"]["ts"].dtype == pl.Datetime("us", "UTC")
+    assert frames["events"]["ts"].null_count() == 0
