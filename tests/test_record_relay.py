@@ -24,6 +24,8 @@ from relay_helpers import (
     only_recording,
     read_recording,
 )
+from websockets.asyncio.client import connect
+from websockets.asyncio.server import ServerConnection, serve
 
 from rtlens.recording import RelayStartError, serve_relay
 
@@ -419,3 +421,57 @@ async def test_a_session_that_cannot_be_recorded_is_refused(tmp_path: Path) -> N
         assert await app.closed() == (1011, reason)
         assert await upstream.sessions[0].closed == (1011, reason)
     assert any("ERROR" in line and "refused the session" in line for line in lines)
+
+
+@async_test
+async def test_a_fragmented_message_is_recorded_and_relayed_whole(tmp_path: Path) -> None:
+    async with (
+        ScriptedUpstream() as upstream,
+        serve_relay("127.0.0.1", 0, upstream=upstream.url, out_dir=tmp_path) as relay,
+    ):
+        app = await App.connect(relay.url + REALTIME)
+        await app.recv_until("session.created")
+        await app.ws.send(['{"type": "input_audio_buffer.append", ', f'"audio": "{AUDIO}"}}'])
+        await app.ws.send([b"frag", b"mented"])  # binary fragments
+        await app.recv_frame((False, b"echo:fragmented"))
+        await app.ws.close()
+        session = upstream.sessions[0]
+        await session.closed
+
+    whole = f'{{"type": "input_audio_buffer.append", "audio": "{AUDIO}"}}'.encode()
+    assert session.received == [(True, whole), (False, b"fragmented")]
+    assert only_recording(tmp_path).frames_from("client") == session.received
+
+
+@async_test
+async def test_a_slow_app_makes_the_relay_stop_reading_the_upstream(tmp_path: Path) -> None:
+    """Backpressure: while the app reads nothing, the relay must not keep buffering."""
+    frame = b'{"type":"response.output_audio.delta","delta":"' + b"A" * (1 << 20) + b'"}'
+    total = 120  # 120 MiB; the socket buffers on the way hold ~20 of them
+    sent = 0
+
+    async def flood(ws: ServerConnection) -> None:
+        nonlocal sent
+        for _ in range(total):
+            await ws.send(frame, text=True)
+            sent += 1
+        await ws.close()
+
+    async with (
+        serve(flood, "127.0.0.1", 0, max_size=None) as server,
+        serve_relay(
+            "127.0.0.1",
+            0,
+            upstream=f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}",
+            out_dir=tmp_path,
+        ) as relay,
+    ):
+        app = await connect(relay.url + REALTIME, max_size=None, compression=None)
+        await asyncio.sleep(1.0)
+        sent_while_app_idle = sent
+        received = [await app.recv(decode=False) for _ in range(total)]
+        await app.wait_closed()
+
+    assert sent_while_app_idle < 60, f"the relay buffered {sent_while_app_idle} MiB"
+    assert received == [frame] * total
+    assert len(only_recording(tmp_path).frames_from("server")) == total

@@ -1,12 +1,14 @@
 """One relayed session: frames copied both ways, each recorded before it is forwarded.
 
-Two pumps run per session, app -> upstream and upstream -> app. Each one receives a message
-as bytes, writes it to the session's file (the writer timestamps it there and then) and
-only then sends the same bytes on as the same kind of frame. Nothing else happens per frame:
-no JSON parsing here (the writer parses once), no copies, no await between receive and send
-except the send itself.
+Each leg hands its incoming frames to a forwarder callback as websockets parses them (see
+`wire`): the forwarder writes the frame to the session's file (the writer timestamps it
+there and then) and only then sends the same bytes on, as the same kind of frame, to the
+other leg's transport. Nothing else happens per frame: no JSON parsing here (the writer
+parses once), no task switch, no await. When the other leg's send buffer is full, reading
+from this leg pauses until it drains, so a slow peer cannot make the relay buffer without
+bound.
 
-The first close either pump sees ends the session: it becomes the file's last line and is
+The first close either leg sees ends the session: it becomes the file's last line and is
 passed on to the other leg (see `closing`). A frame that cannot be written is not
 forwarded: the session is closed on both legs with 1011 instead.
 """
@@ -16,9 +18,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from websockets.exceptions import ConnectionClosed
+from websockets.frames import Frame, Opcode
+from websockets.protocol import State
 
 from rtlens.logfile.writer import RecordingError, SessionWriter
 from rtlens.recording import terminal
@@ -32,6 +37,9 @@ from rtlens.recording.closing import (
 from rtlens.recording.describe import safe_text
 from rtlens.recording.upstream import UpstreamFailure
 from rtlens.recording.wire import Tapped
+
+_TEXT = Opcode.TEXT
+_OPEN = State.OPEN
 
 Report = Callable[[str], None]
 log = logging.getLogger("rtlens.recording")
@@ -61,14 +69,30 @@ class RelayedSession:
 
     async def run(self) -> None:
         """Relay until either side closes; returns once both legs are closed."""
-        assert self.upstream is not None
-        to_app = asyncio.create_task(self._pump(self.upstream, self.client, "server"))
-        try:
-            await self._pump(self.client, self.upstream, "client")
-            await to_app
-        except BaseException:
-            to_app.cancel()
-            raise
+        client, upstream = self.client, self.upstream
+        assert upstream is not None
+        loop = asyncio.get_running_loop()
+        first_end: asyncio.Future[Tapped | BaseException] = loop.create_future()
+        self._first_end = first_end
+        for conn in (client, upstream):
+            conn.on_lost = partial(self._ending, conn)
+            if conn.connection_lost_waiter.done():  # closed before the session started
+                self._ending(conn)
+        for src, dst, direction in ((client, upstream, "client"), (upstream, client, "server")):
+            forwarder = Forwarder(self, src, dst, direction)
+            src.forward_to(forwarder.frame, forwarder.flush)
+        ended = await first_end
+        if isinstance(ended, RecordingError):
+            await self._write_failed(ended)
+        elif isinstance(ended, BaseException):
+            log.error("rtlens relay: internal error in %s", self.path, exc_info=ended)
+            await self._end(
+                "relay", INTERNAL_ERROR, "rtlens relay: internal error", problem=repr(ended)
+            )
+        else:
+            await self._closed(ended, ended.close_exc)
+        # Both legs are closed or closing; wait for the other one's closing handshake.
+        await asyncio.gather(client.wait_closed(), upstream.wait_closed())
 
     async def refuse(self, failure: UpstreamFailure) -> None:
         """The upstream could not be opened: record why, tell the app in a close."""
@@ -77,36 +101,15 @@ class RelayedSession:
     async def shutdown(self, code: int = GOING_AWAY, reason: str = SHUTDOWN_REASON) -> None:
         await self._end("relay", code, reason)
 
+    def _ending(self, outcome: Tapped | BaseException) -> None:
+        """The first leg lost, write failure or bug ends the session; `run` takes it from there."""
+        if not self._first_end.done():
+            self._first_end.set_result(outcome)
+
     # -- the hot path -----------------------------------------------------------------------
 
-    async def _pump(self, src: Tapped, dst: Tapped, direction: str) -> None:
-        recv = src.recv
-        send = dst.send
-        tap = src.text_tap
-        write_text = self.writer.write_text
-        write_binary = self.writer.write_binary
-        try:
-            while True:
-                try:
-                    data = await recv(decode=False)
-                except ConnectionClosed as exc:
-                    return await self._closed(src, exc)
-                text = tap.text
-                if text:
-                    write_text(direction, data)
-                else:
-                    write_binary(direction, data)
-                try:
-                    await send(data, text=text)
-                except ConnectionClosed as exc:
-                    return await self._closed(dst, exc)
-        except RecordingError as exc:
-            await self._write_failed(exc)
-        except Exception as exc:  # a bug: end the session visibly rather than leave it hanging
-            log.exception("rtlens relay: internal error in %s", self.path)
-            await self._end(
-                "relay", INTERNAL_ERROR, "rtlens relay: internal error", problem=repr(exc)
-            )
+    def ending(self) -> bool:
+        return self.done or self._first_end.done()
 
     # -- endings ----------------------------------------------------------------------------
 
@@ -194,3 +197,75 @@ async def close_leg(conn: Tapped, code: int | None, reason: str) -> None:
         await conn.close(code=None)  # type: ignore[arg-type]
     else:
         await conn.close(code, fit_reason(reason))
+
+
+class Forwarder:
+    """One direction of a session: records each of `src`'s frames, then sends it to `dst`.
+
+    Both methods run inside `src.data_received`, so they must not raise: a write that fails
+    (or a bug) ends the session from `run` instead, and no later frame is forwarded. Frames
+    are queued in `dst`'s protocol as they are recorded and sent by `flush`, once per read,
+    in one `write`: a burst of frames costs one loopback send instead of one each.
+    """
+
+    def __init__(self, session: RelayedSession, src: Tapped, dst: Tapped, direction: str):
+        self.session = session
+        self.src = src
+        self.dst = dst
+        self.direction = direction
+        self._write_text = session.writer.write_text
+        self._write_binary = session.writer.write_binary
+        self._protocol = dst.protocol
+        self._fragments: list[Frame] = []
+        self._queued = False
+
+    def frame(self, frame: Frame) -> None:
+        fragments = self._fragments
+        if fragments or not frame.fin:  # a fragmented message is recorded and sent whole
+            fragments.append(frame)
+            if not frame.fin:
+                return
+            text = fragments[0].opcode is _TEXT
+            data = b"".join(f.data for f in fragments)
+            fragments.clear()
+        else:
+            text = frame.opcode is _TEXT
+            data = bytes(frame.data)  # it is bytes already: no copy
+        if self.session.ending():
+            return  # nothing more is relayed
+        protocol = self._protocol
+        try:
+            if text:
+                self._write_text(self.direction, data)
+            else:
+                self._write_binary(self.direction, data)
+            if protocol.state is not _OPEN:
+                return  # dst is closing; its close ends the session
+            if text:
+                protocol.send_text(data)
+            else:
+                protocol.send_binary(data)
+        except Exception as exc:  # RecordingError, or a bug
+            self.session._ending(exc)
+            return
+        self._queued = True
+
+    def flush(self) -> None:
+        """Send what the frames of the last read queued on `dst`, in one write."""
+        if not self._queued:
+            return
+        self._queued = False
+        dst = self.dst
+        chunks = dst.protocol.data_to_send()
+        try:
+            if b"" in chunks:  # an end of stream is queued too: let websockets send it all
+                dst.protocol.writes[:0] = chunks
+                dst.send_data()
+            elif chunks:
+                dst.transport.write(chunks[0] if len(chunks) == 1 else b"".join(chunks))
+        except Exception as exc:
+            self.session._ending(exc)
+            return
+        if dst.paused:  # dst's send buffer is full: stop reading src until it drains
+            self.src.transport.pause_reading()
+            dst.on_writable = self.src.transport.resume_reading

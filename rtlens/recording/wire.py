@@ -1,65 +1,96 @@
-"""WebSocket connections for the relay that hand over frames untouched, text or binary.
+"""WebSocket connections for the relay that hand each incoming frame straight to a callback.
 
-`recv(decode=False)` returns a message's bytes without UTF-8 decoding, but not whether it
-came as a text or a binary frame. These connection classes remember the opcode of the
-message `recv` just returned (`conn.text_tap.text`), so the relay can send the same bytes on
-as the same kind of frame, never decoding or re-encoding them.
+websockets' own path for an incoming message is: parse the frame, queue it in an
+`Assembler`, wake the task awaiting `recv()`, which then awaits `send()` on the other leg.
+That is two task switches and a few futures per frame, and it cost the relay more CPU per
+frame than writing the recording does. These connection classes override `process_event`
+(the sans-I/O protocol's output, called from `data_received`) so that data frames go to a
+`frame_sink` callback instead, in the same call that parsed them. The relay's sink records
+the frame and writes it to the other leg's transport before `data_received` returns.
 
-This reaches into websockets' asyncio internals (`Assembler.frames`, the queue of frames
-`recv` reads from), which have this shape in websockets 14 to 17; the relay tests fail
-loudly if that ever changes.
+Frames that arrive before the relay has installed its sink (the upstream's
+`session.created` often comes during the app's handshake) are kept and replayed in order by
+`forward_to`. A read from the socket often holds several frames (a burst of deltas): the
+sink is called for each, then `after_frames` once, so the relay can send them on in one
+write. Control frames (ping, pong, close) still go through websockets, which answers
+pings and runs the closing handshake as usual.
+
+This reaches into websockets' asyncio internals (`process_event`, `protocol`, `send_data`,
+`paused`), which have this shape in websockets 14 to 17; the relay tests fail loudly if that
+ever changes.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from websockets.asyncio.client import ClientConnection
-from websockets.asyncio.messages import SimpleQueue
 from websockets.asyncio.server import ServerConnection
-from websockets.frames import Frame, Opcode
+from websockets.frames import DATA_OPCODES, Frame
+from websockets.protocol import Event
 
-_TEXT = Opcode.TEXT
-_CONT = Opcode.CONT
-
-
-class TextTap(SimpleQueue[Frame]):
-    """A connection's incoming frame queue that notes whether the last message was text."""
-
-    text = True
-
-    async def get(self, block: bool = True) -> Frame:
-        frame = await super().get(block)
-        if frame.opcode is not _CONT:
-            self.text = frame.opcode is _TEXT
-        return frame
+FrameSink = Callable[[Frame], None]
+AfterFrames = Callable[[], None]
 
 
-def install_tap(connection: ClientConnection | ServerConnection) -> TextTap:
-    tap = TextTap()
-    # The assembler was created a moment ago in connection_made: no frame is queued yet.
-    connection.recv_messages.frames = tap
-    return tap
+class _FrameTap:
+    """Mixin: data frames go to `frame_sink`; `on_writable` runs when the send buffer drains,
+    `on_lost` when the connection is closed (before any task sees it)."""
+
+    frame_sink: FrameSink
+    after_frames: AfterFrames | None
+    on_writable: Callable[[], None] | None
+    on_lost: Callable[[], None] | None
+    _early_frames: list[Frame]
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)  # type: ignore[misc]
+        self._early_frames = []
+        self.frame_sink = self._early_frames.append
+        self.after_frames = None
+        self.on_writable = None
+        self.on_lost = None
+
+    def process_event(self, event: Event) -> None:
+        if type(event) is Frame and event.opcode in DATA_OPCODES:
+            self.frame_sink(event)
+        else:  # the handshake, pings, pongs and closes: websockets' own handling
+            super().process_event(event)  # type: ignore[misc]
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)  # type: ignore[misc]
+        if self.after_frames is not None:
+            self.after_frames()
+
+    def forward_to(self, sink: FrameSink, after_frames: AfterFrames) -> None:
+        """From now on give data frames to `sink`, starting with any that came before, and
+        call `after_frames` once all the frames of a read have been given."""
+        early = self._early_frames
+        self._early_frames = []
+        self.frame_sink = sink
+        self.after_frames = after_frames
+        for frame in early:
+            sink(frame)
+        after_frames()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)  # type: ignore[misc]
+        if self.on_lost is not None:
+            self.on_lost()
+
+    def resume_writing(self) -> None:
+        super().resume_writing()  # type: ignore[misc]
+        if self.on_writable is not None:
+            self.on_writable()
 
 
-class TappedClientConnection(ClientConnection):
+class TappedClientConnection(_FrameTap, ClientConnection):
     """The relay's connection to the upstream."""
 
-    text_tap: TextTap
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        super().connection_made(transport)
-        self.text_tap = install_tap(self)
-
-
-class TappedServerConnection(ServerConnection):
+class TappedServerConnection(_FrameTap, ServerConnection):
     """The relay's connection to the app."""
-
-    text_tap: TextTap
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        super().connection_made(transport)
-        self.text_tap = install_tap(self)
 
 
 Tapped = TappedClientConnection | TappedServerConnection
