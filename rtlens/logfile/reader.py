@@ -26,7 +26,8 @@ from __future__ import annotations
 import gzip
 import io
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
+from itertools import chain
 from pathlib import Path
 from typing import IO, Any
 
@@ -34,7 +35,7 @@ import orjson
 
 from rtlens.catalogue import BY_WIRE
 from rtlens.logfile.format import check_version
-from rtlens.logfile.jsonarray import Lines, split_array
+from rtlens.logfile.jsonarray import split_array
 from rtlens.logfile.redact import strip_audio
 
 HEADER, EVENT, TEXT, BINARY, CLOSE, ERROR = "header", "event", "text", "binary", "close", "error"
@@ -45,9 +46,6 @@ Record = tuple[str, int, int | None, str | None, Any, Any]
 _loads = orjson.loads
 _JSONDecodeError = orjson.JSONDecodeError
 _DIRECTIONS = frozenset(("client", "server"))
-# Lines longer than this are checked for a base64 audio payload before parsing.
-_FAST_PATH_MIN_LEN = 1024
-_MIN_PAYLOAD = 256
 
 
 class InputError(Exception):
@@ -86,15 +84,14 @@ def read_records(path: str | Path) -> Iterator[Record]:
     truncated or corrupt `.gz`, an I/O error) ends with an ERROR record instead.
     """
     with open_input(path) as stream:
-        last_line = 0
+        reached = [0]  # the last line number read, kept up to date by the readers
         try:
-            first = _first_significant_byte(stream)
-            records = _read_array(stream) if first == b"[" else _read_lines(stream)
-            for record in records:
-                last_line = record[1]
-                yield record
+            if _first_significant_byte(stream) == b"[":
+                yield from _read_array(stream, reached)
+            else:
+                yield from _read_lines(stream, reached)
         except (OSError, EOFError, zlib.error) as exc:
-            yield (ERROR, last_line + 1, None, None, f"unreadable from here on: {exc}", "")
+            yield (ERROR, reached[0] + 1, None, None, f"unreadable from here on: {exc}", "")
 
 
 def _first_significant_byte(stream: IO[bytes]) -> bytes:
@@ -106,51 +103,124 @@ def _first_significant_byte(stream: IO[bytes]) -> bytes:
 
 # ---- JSONL -----------------------------------------------------------------------------------
 
+# Bytes read at a time (a line longer than this is gathered across reads). Small enough that
+# a block stays in the CPU cache while its lines are searched, parsed and cut.
+_BLOCK = 1 << 16
+_BOM = b"\xef\xbb\xbf"
 
-def _read_lines(stream: Iterable[bytes], first_line_no: int = 1) -> Iterator[Record]:
+
+def _read_lines(
+    stream: IO[bytes], reached: list[int], first_line_no: int = 1, head: bytes = b""
+) -> Iterator[Record]:
+    """Records of a JSONL stream (after `head`, bytes already read from it); `reached[0]` is
+    kept at the number of the last complete line read.
+
+    The stream is read in blocks and each line is looked at where it lies in its block:
+    long audio lines are never copied whole (see `_fast_audio_line`).
+    """
+    line_no = first_line_no - 1
+    header_pending = True  # the first line with content may be the header
+    pending: list[bytes] = []  # the start of a line that continues in the next block
     loads = _loads
-    seen_content = False
-    for line_no, line in enumerate(stream, first_line_no):
-        if not seen_content:
-            line = line.lstrip(b"\xef\xbb\xbf")
-            if not line.strip():
+    read = stream.read
+    for block in chain((head,), iter(lambda: read(_BLOCK), b"")):
+        end = block.rfind(b"\n")
+        if end < 0:
+            if block:
+                pending.append(block)
+            continue
+        pos = 0
+        if pending:  # finish the line that began in an earlier block
+            pos = block.find(b"\n") + 1
+            pending.append(block[:pos])
+            line = b"".join(pending)
+            pending = []
+            line_no += 1
+            if header_pending:
+                line = line.lstrip(_BOM)
+            if line.strip():
+                if header_pending:
+                    header_pending = False
+                    yield from _first_line(line, line_no)
+                else:
+                    record = _fast_audio_line(line, 0, len(line) - 1, line_no)
+                    yield record if record is not None else _parse_line(line, line_no)
+        find = block.find
+        while pos <= end:
+            nl = find(b"\n", pos)
+            line_no += 1
+            if header_pending:
+                line = block[pos : nl + 1].lstrip(_BOM)
+                pos = nl + 1
+                if line.strip():
+                    header_pending = False
+                    yield from _first_line(line, line_no)
                 continue
-            seen_content = True
+            record = _fast_audio_line(block, pos, nl, line_no)
+            if record is not None:
+                pos = nl + 1
+                yield record
+                continue
+            line = block[pos:nl]
+            pos = nl + 1
             try:
                 obj = loads(line)
             except _JSONDecodeError as exc:
-                yield (ERROR, line_no, None, None, _json_error(exc, line), cut(line))
-                continue
-            if isinstance(obj, dict) and "rtlens" in obj:
-                try:
-                    check_version(obj["rtlens"])
-                except ValueError as exc:
-                    yield (ERROR, line_no, None, None, str(exc), cut(line))
-                    continue
-                yield (HEADER, line_no, None, None, obj, None)
+                if line.strip():
+                    yield (ERROR, line_no, None, None, f"invalid JSON: {exc}", cut(line))
                 continue
             yield _classify(obj, line_no, line, None)
-            continue
-        if len(line) > _FAST_PATH_MIN_LEN:
-            record = _fast_audio_line(line, line_no)
-            if record is not None:
-                yield record
-                continue
+        if end + 1 < len(block):
+            pending.append(block[end + 1 :])
+        reached[0] = line_no
+    if pending:  # the last line has no newline: the file may end in the middle of it
+        line = b"".join(pending)
+        line_no += 1
+        if header_pending:
+            line = line.lstrip(_BOM)
+        if line.strip():
+            if header_pending:
+                yield from _first_line(line, line_no, ended=False)
+            else:
+                yield _parse_line(line, line_no, ended=False)
+
+
+def _first_line(line: bytes, line_no: int, ended: bool = True) -> Iterator[Record]:
+    """The first line with content: the header, or already the first event."""
+    try:
+        obj = _loads(line)
+    except _JSONDecodeError as exc:
+        yield (ERROR, line_no, None, None, _json_error(exc, ended), cut(line))
+        return
+    if isinstance(obj, dict) and "rtlens" in obj:
         try:
-            obj = loads(line)
-        except _JSONDecodeError as exc:
-            if line.strip():
-                yield (ERROR, line_no, None, None, _json_error(exc, line), cut(line))
-            continue
-        yield _classify(obj, line_no, line, None)
+            check_version(obj["rtlens"])
+        except ValueError as exc:
+            yield (ERROR, line_no, None, None, str(exc), cut(line))
+            return
+        yield (HEADER, line_no, None, None, obj, None)
+        return
+    yield _classify(obj, line_no, line, None)
 
 
-def _json_error(exc: Exception, line: bytes) -> str:
-    if not line.endswith(b"\n"):
+def _parse_line(line: bytes, line_no: int, ended: bool = True) -> Record:
+    try:
+        obj = _loads(line)
+    except _JSONDecodeError as exc:
+        return (ERROR, line_no, None, None, _json_error(exc, ended), cut(line))
+    return _classify(obj, line_no, line, None)
+
+
+def _json_error(exc: Exception, ended: bool) -> str:
+    if not ended:
         return f"truncated line (no newline at end of file): {exc}"
     return f"invalid JSON: {exc}"
 
 
+# (direction, wire type) -> the field carrying its base64 audio, for events that have one.
+_AUDIO_FIELD: dict[tuple[str, str], str] = {
+    key: spec.audio_field for key, spec in BY_WIRE.items() if spec.audio_field
+}
 # wire type -> (audio field, its search key, the type as str), for base64-audio events.
 _AUDIO_TYPES: dict[bytes, tuple[str, bytes, str]] = {
     name.encode(): (spec.audio_field, b'"' + spec.audio_field.encode() + b'":"', name)
@@ -159,30 +229,34 @@ _AUDIO_TYPES: dict[bytes, tuple[str, bytes, str]] = {
 }
 
 
-def _fast_audio_line(line: bytes, line_no: int) -> Record | None:
-    """Cut a long base64 audio payload out of the line before parsing, or return None.
+def _fast_audio_line(data: bytes, pos: int, nl: int, line_no: int) -> Record | None:
+    """Cut a long base64 audio payload out of the line `data[pos:nl]` before parsing, or
+    return None.
 
-    Returns None whenever the shortcut does not clearly apply; the caller then parses the
-    whole line the ordinary way, so this only ever changes speed, never results.
+    The line is searched where it lies (no copy of the audio is made) and only what is left
+    of it is parsed. Returns None whenever the shortcut does not clearly apply; the caller
+    then parses the whole line the ordinary way, so this only ever changes speed, never
+    results.
     """
-    at = line.find(b'"type":"', 0, 160)
+    find = data.find
+    at = find(b'"type":"', pos, pos + 160)
     if at < 0:
         return None
     at += 8
-    type_end = line.find(b'"', at, at + 64)
-    audio = _AUDIO_TYPES.get(line[at:type_end])
+    type_end = find(b'"', at, at + 64)
+    audio = _AUDIO_TYPES.get(data[at:type_end])
     if audio is None:
         return None
     field, key, wire_type = audio
-    start = line.find(key, type_end)
+    start = find(key, type_end, nl)
     if start < 0:
         return None
     start += len(key)
-    end = line.find(b'"', start)
-    if end - start < _MIN_PAYLOAD or line.find(b"\\", start, end) >= 0:
+    end = find(b'"', start, nl)
+    if end < 0 or find(b"\\", start, end) >= 0:
         return None
     try:
-        obj = _loads(line[:start] + line[end:])
+        obj = _loads(data[pos:start] + data[end:nl])
     except _JSONDecodeError:
         return None
     if type(obj) is not dict:
@@ -190,16 +264,25 @@ def _fast_audio_line(line: bytes, line_no: int) -> Record | None:
     event = obj.get("event", obj)
     if type(event) is not dict or event.get(field) != "" or event.get("type") != wire_type:
         return None  # the match was not the event's own top-level field: parse normally
-    decoded = (end - start) * 3 // 4 - (line[end - 1] == 0x3D) - (line[end - 2] == 0x3D)
+    decoded = (end - start) * 3 // 4 - (data[end - 1] == 0x3D) - (data[end - 2] == 0x3D)
     ts = obj.get("ts")
     direction = obj.get("dir")
     if type(ts) is float and direction in _DIRECTIONS and "audio_bytes" not in obj:
         return (EVENT, line_no, round(ts * 1_000_000), direction, event, decoded)
-    return _classify(obj, line_no, line, decoded)
+    return _classify(obj, line_no, data[pos:nl], decoded)
 
 
 def _classify(obj: Any, line_no: int, line: bytes, stripped_len: int | None) -> Record:
     """Turn one parsed line into a record (frame, close, bare event or error)."""
+    if type(obj) is dict and len(obj) == 3:  # the usual frame line: ts, dir and event only
+        ts, direction, event = obj.get("ts"), obj.get("dir"), obj.get("event")
+        if type(ts) is float and type(event) is dict and direction in _DIRECTIONS:
+            if stripped_len is None:
+                wire_type = event.get("type")
+                field = _AUDIO_FIELD.get((direction, wire_type)) if type(wire_type) is str else None
+                if field is not None or "item" in event:
+                    stripped_len = strip_audio(event, field)
+            return (EVENT, line_no, round(ts * 1_000_000), direction, event, stripped_len)
     if not isinstance(obj, dict):
         return (ERROR, line_no, None, None, "not a JSON object", cut(line))
     if "dir" in obj or "close" in obj:
@@ -273,7 +356,7 @@ def _classify(obj: Any, line_no: int, line: bytes, stripped_len: int | None) -> 
 _CHUNK = 1 << 20
 
 
-def _read_array(stream: IO[bytes]) -> Iterator[Record]:
+def _read_array(stream: IO[bytes], reached: list[int]) -> Iterator[Record]:
     """Stream the elements of a top-level JSON array without loading the whole array.
 
     Anything after the array's closing bracket is read as JSONL (a JSONL file whose first
@@ -283,12 +366,13 @@ def _read_array(stream: IO[bytes]) -> Iterator[Record]:
     for item in split_array(stream, _CHUNK):
         if item[0] == "rest":
             _, line_no, rest = item
-            yield from _read_lines(Lines(rest, stream), first_line_no=line_no)
+            yield from _read_lines(stream, reached, first_line_no=line_no, head=rest)
             return
         if item[0] == "fatal":
             yield (ERROR, item[1], None, None, item[2], "")
             return
         _, line_no, element = item
+        reached[0] = line_no - 1
         index += 1
         if not element:
             yield (ERROR, line_no, None, None, f"array element {index}: empty", "")
