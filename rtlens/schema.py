@@ -92,10 +92,10 @@ line_no BIGINT + | 1-based line number in the file (element number for JSON arra
 ts TIMESTAMPTZ | when the recorder saw the frame; NULL for files without timestamps
 t_ms DOUBLE | ms since the session's first event
 direction VARCHAR | client (sent by the app) or server (sent by the API); NULL if unknown
-type VARCHAR | the event's type as on the wire; NULL for non-JSON text and binary frames
+type VARCHAR | the event's type as on the wire; NULL for non-JSON text and binary frames (a type that is not a string is kept as its JSON text)
 canonical_type VARCHAR | dialect-independent name from the catalogue (GA names); NULL if unknown
 known BOOLEAN | the type is in the catalogue for this direction
-event_id VARCHAR | the event's event_id
+event_id VARCHAR | the event's event_id (an id that is not a string is kept as its JSON text, here and below)
 response_id VARCHAR | response_id, or response.id
 item_id VARCHAR | item_id, or item.id
 audio_bytes BIGINT | decoded bytes of base64 audio the event carried

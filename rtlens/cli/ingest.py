@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from rtlens.cli.options import db_option, paths_argument
+from rtlens.cli.options import check_memory_size, db_option, paths_argument
 
 
 @click.command(short_help="Load recordings into DuckDB tables (and Parquet).")
@@ -24,9 +24,22 @@ from rtlens.cli.options import db_option, paths_argument
     type=click.IntRange(min=1),
     help="Processes to use (default: one per core for many or large files).",
 )
+@click.option(
+    "--memory-limit",
+    default="128MB",
+    callback=check_memory_size,
+    show_default=True,
+    help="Most memory DuckDB may use while writing (it spills to disk beyond). Raise it for "
+    "events with very long JSON, such as images.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but problems.")
 def ingest(
-    paths: tuple[str, ...], db: str, parquet_dir: str | None, workers: int | None, quiet: bool
+    paths: tuple[str, ...],
+    db: str,
+    parquet_dir: str | None,
+    workers: int | None,
+    memory_limit: str,
+    quiet: bool,
 ) -> None:
     """Load recordings (files, folders, globs) into DuckDB tables.
 
@@ -56,6 +69,7 @@ def ingest(
                 parquet_dir=parquet_dir,
                 workers=workers,
                 on_file_done=(lambda _path: bar.update(1)) if show_bar else None,
+                memory_limit=memory_limit,
             )
         except (InputError, RuntimeError) as exc:
             raise click.ClickException(str(exc)) from exc

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -23,3 +24,13 @@ def db_option(*, default: str | None, help_text: str) -> Callable[[F], F]:
 
 def paths_argument(required: bool = True) -> Callable[[F], F]:
     return click.argument("paths", nargs=-1, required=required, type=click.Path())
+
+
+_MEMORY_SIZE = re.compile(r"\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)", re.IGNORECASE)
+
+
+def check_memory_size(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    """A size DuckDB understands, such as 512MB or 2GB."""
+    if not _MEMORY_SIZE.fullmatch(value.strip()):
+        raise click.BadParameter(f"{value!r} is not a size such as 512MB or 2GB")
+    return value.strip()

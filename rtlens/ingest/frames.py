@@ -34,7 +34,7 @@ def to_polars(tables: SessionTables) -> dict[str, pl.DataFrame]:
 def _with_datetimes(row: tuple[Any, ...], cols: list[int]) -> tuple[Any, ...]:
     values = list(row)
     for i in cols:
-        if values[i] is not None:
+        if isinstance(values[i], int):  # epoch µs (events rows come from DuckDB as datetimes)
             values[i] = datetime.fromtimestamp(values[i] / 1e6, tz=UTC)
     return tuple(values)
 

@@ -1,4 +1,5 @@
-"""One pass over one session's records: every line becomes an `events` row, and the event's
+"""One pass over one session's records: every line becomes an event line (see
+`rtlens.eventlines`, from which the database derives the `events` row), and the event's
 handler (looked up by canonical name) updates the state that `finalize` turns into the
 other tables.
 
@@ -19,33 +20,43 @@ from typing import Any
 import orjson
 
 from rtlens.catalogue import BY_WIRE, DIALECT_OF_WIRE
+from rtlens.eventlines import DIRECTION_FIELD, LINE_FORMAT, MAX_LINE_RAW, ROUTE_OF
 from rtlens.ingest.finalize import finalize
 from rtlens.ingest.handlers import HANDLERS
 from rtlens.ingest.state import SessionState
 from rtlens.logfile.reader import BINARY, CLOSE, ERROR, EVENT, HEADER, TEXT, Record, read_records
 from rtlens.schema import TABLE_NAMES
 
-EVENTS_CHUNK_ROWS = 20_000
+EVENTS_CHUNK_ROWS = 16_384  # event lines handed to the sink at a time
+LONG_CHUNK_BYTES = 4 << 20  # ... or this many bytes of events too long for a line
 
-# (direction, wire type) -> (canonical name, dialect it proves or None, handler or None):
+# (direction, wire type) -> (route number, dialect it proves or None, handler or None):
 # the hot loop does one dict lookup per line.
-ROUTES: dict[tuple[str, str], tuple[str | None, str | None, Any]] = {
-    key: (spec.canonical, DIALECT_OF_WIRE.get(key), HANDLERS.get(spec.canonical))
+ROUTES: dict[tuple[str, str], tuple[int, str | None, Any]] = {
+    key: (ROUTE_OF[key], DIALECT_OF_WIRE.get(key), HANDLERS.get(spec.canonical))
     for key, spec in BY_WIRE.items()
 }
 
-# sink(table, rows): receives rows (tuples in schema column order) as they are ready.
-Sink = Callable[[str, list[tuple[Any, ...]]], None]
+EventTuple = tuple[Any, ...]  # an event line as a tuple (for JSON too long for a line)
+# sink(lines, tuples): receives the events as they are ready (see `rtlens.eventlines`).
+Sink = Callable[[list[bytes], list[EventTuple]], None]
 
 
 @dataclass
 class SessionTables:
-    """The normalized rows of one session, table by table (schema column order)."""
+    """The normalized rows of one session, table by table (schema column order).
+
+    `events` rows are made by the database from event lines; without a sink they are here
+    as `event_lines` and `event_tuples`, and `rows["events"]` holds the derived rows.
+    """
 
     session_id: str
     source_file: str
     rows: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)
     n_ingest_errors: int = 0
+    n_events: int = 0
+    event_lines: list[bytes] = field(default_factory=list)
+    event_tuples: list[EventTuple] = field(default_factory=list)
 
 
 def derived_session_id(source_file: str) -> str:
@@ -59,12 +70,20 @@ def normalize_file(
     sink: Sink | None = None,
     on_start: Callable[[str], None] | None = None,
     chunk_rows: int = EVENTS_CHUNK_ROWS,
+    file_index: int = 0,
 ) -> SessionTables:
-    """Normalize one recording. With `sink`, `events` rows are streamed out in chunks;
-    `on_start(session_id)` is called before the first chunk."""
+    """Normalize one recording. With `sink`, its events are streamed out in chunks of event
+    lines tagged with `file_index`; `on_start(session_id)` is called before the first chunk.
+    Without a sink, `rows["events"]` holds the derived `events` rows too (this needs DuckDB:
+    it is for tests and small jobs, the pipeline always uses a sink)."""
     source_file = str(Path(path).resolve())
     return normalize_records(
-        read_records(path), source_file, sink=sink, on_start=on_start, chunk_rows=chunk_rows
+        read_records(path),
+        source_file,
+        sink=sink,
+        on_start=on_start,
+        chunk_rows=chunk_rows,
+        file_index=file_index,
     )
 
 
@@ -75,6 +94,7 @@ def normalize_records(
     sink: Sink | None = None,
     on_start: Callable[[str], None] | None = None,
     chunk_rows: int = EVENTS_CHUNK_ROWS,
+    file_index: int = 0,
 ) -> SessionTables:
     it = iter(records)
     first = next(it, None)
@@ -90,16 +110,22 @@ def normalize_records(
     if on_start is not None:
         on_start(session_id)
     stream: Iterator[Record] = it if first is None else _chain(first, it)
-    events = _run(st, stream, sink, chunk_rows)
+    lines, tuples = _run(st, stream, sink, chunk_rows, file_index)
     if not header and st.n_events == 0 and st.close is None:
         return _without_session(st)
     tables = finalize(st)
+    result = SessionTables(
+        session_id, source_file, tables, len(tables["ingest_errors"]), st.n_events
+    )
     if sink is not None:
-        if events:
-            sink("events", events)
+        if lines or tuples:
+            sink(lines, tuples)
     else:
-        tables["events"] = events
-    return SessionTables(session_id, source_file, tables, len(tables["ingest_errors"]))
+        from rtlens.store.db import derive_events
+
+        result.event_lines, result.event_tuples = lines, tuples
+        tables["events"] = derive_events(lines, tuples, {file_index: session_id})
+    return result
 
 
 def _without_session(st: SessionState) -> SessionTables:
@@ -119,130 +145,111 @@ def _chain(first: Record, rest: Iterator[Record]) -> Iterator[Record]:
 
 
 def _run(
-    st: SessionState, records: Iterator[Record], sink: Sink | None, chunk_rows: int
-) -> list[tuple[Any, ...]]:
-    """The hot loop. Returns the event rows not yet handed to `sink`."""
-    rows: list[tuple[Any, ...]] = []
-    append = rows.append
+    st: SessionState,
+    records: Iterator[Record],
+    sink: Sink | None,
+    chunk_rows: int,
+    file_index: int,
+) -> tuple[list[bytes], list[EventTuple]]:
+    """The hot loop (once per line of every recording: keep it lean). Returns the event
+    lines (and tuples) not yet handed to `sink`."""
+    lines: list[bytes] = []
+    add = lines.append
+    tuples: list[EventTuple] = []
+    line_format = LINE_FORMAT
+    direction_field = DIRECTION_FIELD
+    max_raw = MAX_LINE_RAW
     dumps = orjson.dumps
     routes = ROUTES
     votes = st.votes
-    session_id = st.session_id
     client_types = st.client_types
     seq = -1
+    long_bytes = 0  # JSON in `tuples`
     first_us: int | None = None
     last_us: int | None = None
-    for kind, line_no, ts_us, direction, payload, audio in records:
+    t_us: int | None = None
+    for kind, line_no, ts_us, direction, event, audio in records:
         if ts_us is not None:
             if first_us is None:
                 first_us = st.first_ts_us = ts_us
             last_us = ts_us
-            t_ms: float | None = (ts_us - first_us) / 1000
+            t_us = ts_us - first_us
         else:
-            t_ms = None
+            t_us = None
         if kind == EVENT:
             seq += 1
-            event = payload
-            wire_type = event.get("type") if type(event) is dict else None
-            route = routes.get((direction, wire_type)) if type(wire_type) is str else None  # type: ignore[arg-type]
-            canonical: str | None
-            if route is not None:
-                canonical, vote, handler = route
+            route = handler = wire_type = None
+            if type(event) is dict:
+                wire_type = event.get("type")
+                if type(wire_type) is str:
+                    route = routes.get((direction, wire_type))  # type: ignore[arg-type]
+                if direction == "client":
+                    event_id = event.get("event_id")
+                    if type(event_id) is str and type(wire_type) is str:
+                        client_types[event_id] = wire_type
+            if route is None:
+                number = None
+                st.n_unknown += 1
+            else:
+                number, vote, handler = route
                 if vote is not None:
                     votes[vote] += 1
-            else:
-                if type(wire_type) is not str:
-                    wire_type = None
-                canonical = handler = None
-                st.n_unknown += 1
-            raw = dumps(event).decode()
-            if type(event) is dict:
-                event_id = event.get("event_id")
-                response_id = event.get("response_id")
-                item_id = event.get("item_id")
-                if response_id is None:
-                    body = event.get("response")
-                    if type(body) is dict:
-                        response_id = body.get("id")
-                if item_id is None:
-                    item = event.get("item")
-                    if type(item) is dict:
-                        item_id = item.get("id")
-                if type(event_id) is not str:
-                    event_id = None
-                if type(response_id) is not str:
-                    response_id = None
-                if type(item_id) is not str:
-                    item_id = None
-                if direction == "client" and event_id is not None and wire_type is not None:
-                    client_types[event_id] = wire_type
-            else:
-                event_id = response_id = item_id = None
-            append(
-                (
-                    session_id,
-                    seq,
-                    line_no,
-                    ts_us,
-                    t_ms,
-                    direction,
-                    wire_type,
-                    canonical,
-                    route is not None,
-                    event_id,
-                    response_id,
-                    item_id,
-                    audio,
-                    raw,
+            raw = dumps(event)
+            if len(raw) <= max_raw:
+                add(
+                    line_format
+                    % (
+                        file_index,
+                        seq,
+                        line_no,
+                        ts_us,
+                        t_us,
+                        direction_field[direction],
+                        number,
+                        audio,
+                        raw,
+                    )
                 )
-            )
+            else:
+                tuples.append(
+                    (file_index, seq, line_no, ts_us, t_us, direction, number, audio, raw.decode())
+                )
+                long_bytes += len(raw)
             if handler is not None:
                 st.seq, st.line_no, st.current_raw, st.current_ts_us = seq, line_no, raw, ts_us
                 try:
-                    handler(st, t_ms, event, audio)
+                    handler(st, None if t_us is None else t_us / 1000, event, audio)
                 except Exception as exc:
                     st.ingest_errors.append(
                         {
                             "line_no": line_no,
                             "error": f"{wire_type}: could not interpret the event "
                             f"({type(exc).__name__}: {exc})",
-                            "raw": raw,
+                            "raw": raw.decode(),
                         }
                     )
-            if sink is not None and len(rows) >= chunk_rows:
-                sink("events", rows)
-                rows = []
-                append = rows.append
+            if sink is not None and (len(lines) >= chunk_rows or long_bytes > LONG_CHUNK_BYTES):
+                sink(lines, tuples)
+                lines, tuples, long_bytes = [], [], 0
+                add = lines.append
         elif kind == ERROR:
-            st.ingest_errors.append({"line_no": line_no, "error": payload, "raw": audio})
+            st.ingest_errors.append({"line_no": line_no, "error": event, "raw": audio})
         elif kind in (TEXT, BINARY):
             seq += 1
-            raw = dumps(payload).decode()
+            raw = dumps(event)
             if direction == "client":
                 st.last_bad_frame = "(non-JSON text frame)" if kind == TEXT else "(binary frame)"
             st.n_unknown += 1
-            append(
-                (
-                    session_id,
-                    seq,
-                    line_no,
-                    ts_us,
-                    t_ms,
-                    direction,
-                    None,
-                    None,
-                    False,
-                    None,
-                    None,
-                    None,
-                    None,
-                    raw,
-                )
-            )
+            fields = (file_index, seq, line_no, ts_us, t_us)
+            if len(raw) <= max_raw:
+                add(line_format % (*fields, direction_field[direction], None, None, raw))
+            else:
+                tuples.append((*fields, direction, None, None, raw.decode()))
+                long_bytes += len(raw)
         elif kind == CLOSE:
-            st.close = payload
+            st.close = event
         elif kind == HEADER:  # a second header: the reader reports it; nothing to do here
             pass
     st.n_events = seq + 1
     st.last_ts_us = last_us
-    return rows
+    return lines, tuples

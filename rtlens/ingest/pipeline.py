@@ -1,10 +1,11 @@
 """Ingest many recordings into one database, spread over the machine's cores.
 
-Worker processes (`workers.py`) each normalize whole files and hand their `events` rows
-over as typed Parquet chunks through a bounded queue; this process alone writes to DuckDB
-(one writer per database file), in one transaction, so a failed run leaves the database
-as it was. Memory stays bounded: chunks are small, the queue holds a few, and DuckDB is
-capped in every process.
+Worker processes (`workers.py`) each normalize whole files and hand their events over as
+files of event lines (`rtlens.eventlines`) and their other tables as rows, through a
+bounded queue; this process alone writes to DuckDB (one writer per database file), in one
+transaction, so a failed run leaves the database as it was. The workers are started before
+this process even imports DuckDB, and they never do. Memory stays bounded: event files are
+small, the queue holds a few messages, and DuckDB is capped.
 
 Re-ingesting replaces: rows of sessions previously loaded from the same files, or with the
 same session id (a moved or copied recording), are deleted first.
@@ -21,13 +22,17 @@ from pathlib import Path
 from typing import Any
 
 from rtlens.ingest.normalize import SessionTables
-from rtlens.ingest.workers import FLUSH_EVENTS_ROWS, Message, Pool, default_workers
+from rtlens.ingest.workers import Message, Pool, WriterError, default_workers
 from rtlens.logfile.reader import InputError
 from rtlens.schema import TABLE_NAMES
 
 RECORDING_SUFFIXES = (".jsonl", ".json", ".ndjson", ".jsonl.gz", ".json.gz", ".ndjson.gz")
-WRITER_MEMORY = "64MB"  # DuckDB's cap in the writer; it spills beyond, keeping RSS flat
-_FLUSH_CHUNK_ROWS = 40_000  # rows of Parquet chunks read back in one parallel INSERT
+# DuckDB's memory cap in the writer: it spills beyond it, keeping memory flat however many
+# recordings there are. Events with very long JSON (images, long instructions) need more.
+DEFAULT_MEMORY_LIMIT = "128MB"
+_FLUSH_EVENT_LINES = 32_768  # event lines read in one parallel INSERT ...
+_FLUSH_EVENT_BYTES = 16 << 20  # ... or this many bytes of them (bounds DuckDB's memory)
+_FLUSH_TUPLE_BYTES = 8 << 20  # JSON of events too long for a line, inserted together
 _FLUSH_SMALL_FILES = 64
 
 
@@ -88,8 +93,11 @@ def ingest(
     parquet_dir: str | Path | None = None,
     workers: int | None = None,
     on_file_done: Callable[[Path], None] | None = None,
+    memory_limit: str = DEFAULT_MEMORY_LIMIT,
 ) -> IngestResult:
-    """Load recordings into a DuckDB database (a path, or an open connection `con`)."""
+    """Load recordings into a DuckDB database (a path, or an open connection `con`).
+
+    `memory_limit` caps DuckDB in a database this opens (not in a given `con`)."""
     started = time.perf_counter()
     files = expand_inputs(paths)
     n_workers = default_workers(files) if workers is None else max(1, workers)
@@ -102,8 +110,13 @@ def ingest(
             own = con is None
             if own:
                 con = store.connect(db if db is not None else store.DEFAULT_DB)
-                con.execute(f"SET memory_limit = '{WRITER_MEMORY}'")
+                con.execute("SET memory_limit = ?", [memory_limit])
             writer = _Writer(con, store, files, on_file_done)
+            writer.memory_hint = (
+                f" (DuckDB may use {memory_limit} here: raise it with --memory-limit)"
+                if own
+                else ""
+            )
             con.execute("BEGIN TRANSACTION")
             try:
                 writer.start()
@@ -133,15 +146,15 @@ class _Writer:
         self.resolved = [str(f.resolve()) for f in files]
         self.result = IngestResult(files=len(files))
         self.owner: dict[str, int] = {}  # session id -> index of the file providing it
-        self.session_of: dict[int, str] = {}
-        self.skip: set[int] = set()
-        self.failed: set[int] = set()  # files whose rows must not land (see "failed")
+        self.session_of: dict[int, str] = {}  # file index -> its session, if its rows land
         self.existing: set[str] = set()
-        self.events: list[tuple[Any, ...]] = []
-        self.chunk_files: list[Path] = []
-        self.chunk_rows = 0
+        self.event_files: list[Path] = []
+        self.event_lines = self.event_bytes = 0
+        self.event_tuples: list[tuple[Any, ...]] = []
+        self.tuple_bytes = 0
         self.small: dict[str, list[tuple[Any, ...]]] = {n: [] for n in TABLE_NAMES if n != "events"}
         self.small_files = 0
+        self.memory_hint = ""
 
     def start(self) -> None:
         """Forget what these files loaded before (re-ingesting replaces, never duplicates)."""
@@ -151,33 +164,42 @@ class _Writer:
         self.existing = store.known_session_ids(con)
 
     def handle(self, message: Message) -> None:
+        try:
+            self._handle(message)
+        except self.store.duckdb.Error as exc:
+            raise WriterError(
+                f"the database could not take the rows: {str(exc).splitlines()[0]}"
+                + (
+                    self.memory_hint
+                    if isinstance(exc, self.store.duckdb.OutOfMemoryException)
+                    else ""
+                )
+            ) from exc
+
+    def _handle(self, message: Message) -> None:
         kind, index = message[0], message[1]
         if kind == "begin":
             self._begin(index, message[2])
-        elif kind == "chunk":
-            if index in self.skip:
-                return
-            rows = message[3]
-            self.events.extend(rows)
-            self.result.events += len(rows)
-            if len(self.events) >= FLUSH_EVENTS_ROWS:
-                self.store.append_rows(self.con, "events", self.events)
-                self.events = []
-        elif kind == "chunk_file":
-            self.chunk_files.append(message[3])
-            self.chunk_rows += message[4]
-            self.result.events += message[4]
-            if self.chunk_rows >= _FLUSH_CHUNK_ROWS:
-                self._flush_chunk_files()
+        elif kind == "event_file":
+            self.event_files.append(message[2])
+            self.event_lines += message[3]
+            self.event_bytes += message[4]
+            if self.event_lines >= _FLUSH_EVENT_LINES or self.event_bytes >= _FLUSH_EVENT_BYTES:
+                self._flush_event_files()
+        elif kind == "event_tuples":
+            self.event_tuples.extend(message[2])
+            self.tuple_bytes += sum(len(t[-1]) for t in message[2])
+            if self.tuple_bytes >= _FLUSH_TUPLE_BYTES:
+                self._flush_event_tuples()
         elif kind == "done":
-            if index not in self.skip:
+            if index in self.session_of:
                 self._done(message[2])
             self._file_done(index)
         elif kind == "failed":
-            self.failed.add(index)
-            session_id = self.session_of.get(index)
-            if session_id is not None and index not in self.skip:
-                self._flush_events()
+            session_id = self.session_of.pop(index, None)
+            if session_id is not None:
+                self._flush_event_files()
+                self._flush_event_tuples()
                 self.store.delete_sessions(self.con, [session_id])
             row = (session_id, self.resolved[index], None, message[2], None)
             self.small["ingest_errors"].append(row)
@@ -185,8 +207,7 @@ class _Writer:
             self._file_done(index)
 
     def _begin(self, index: int, session_id: str) -> None:
-        if session_id in self.owner:
-            self.skip.add(index)
+        if session_id in self.owner:  # its rows are left out: it is not in session_of
             first = self.files[self.owner[session_id]]
             self.result.skipped.append(f"{self.files[index]}: same session id as {first}; skipped")
             return
@@ -197,12 +218,10 @@ class _Writer:
 
     def _done(self, tables: SessionTables) -> None:
         for name, rows in tables.rows.items():
-            if name == "events":
-                self.events.extend(rows)
-                self.result.events += len(rows)
-            else:
+            if name != "events":
                 self.small[name].extend(rows)
         self.result.sessions += len(tables.rows["sessions"])
+        self.result.events += tables.n_events
         _note_problems(self.result, tables.source_file, tables.rows["ingest_errors"])
         self.small_files += 1
         if self.small_files >= _FLUSH_SMALL_FILES:
@@ -212,16 +231,17 @@ class _Writer:
         if self.on_file_done is not None:
             self.on_file_done(self.files[index])
 
-    def _flush_events(self) -> None:
-        self.store.append_rows(self.con, "events", self.events)
-        self.events = []
-        self._flush_chunk_files()
+    def _flush_event_tuples(self) -> None:
+        self.store.append_event_tuples(self.con, self.event_tuples, self.session_of)
+        self.event_tuples, self.tuple_bytes = [], 0
 
-    def _flush_chunk_files(self) -> None:
-        self.store.append_chunks(self.con, "events", self.chunk_files, self.skip | self.failed)
-        for path in self.chunk_files:
+    def _flush_event_files(self) -> None:
+        """Insert the event files received so far; lines of skipped or failed files are
+        left out (they are not in `session_of`)."""
+        self.store.append_event_files(self.con, self.event_files, self.session_of)
+        for path in self.event_files:
             path.unlink()
-        self.chunk_files, self.chunk_rows = [], 0
+        self.event_files, self.event_lines, self.event_bytes = [], 0, 0
 
     def _flush_small(self) -> None:
         for name, rows in self.small.items():
@@ -230,7 +250,8 @@ class _Writer:
         self.small_files = 0
 
     def finish(self) -> None:
-        self._flush_events()
+        self._flush_event_files()
+        self._flush_event_tuples()
         self._flush_small()
 
 

@@ -154,7 +154,7 @@ class SessionState:
         # the line being handled (handlers report field problems against it)
         self.seq = -1
         self.line_no = 0
-        self.current_raw: str | None = None
+        self.current_raw: bytes | None = None  # its JSON, as written to events.raw
         self.current_ts_us: int | None = None
         # context
         self.speech: Speech | None = None  # pending (not yet committed) speech
@@ -200,7 +200,7 @@ class SessionState:
             {
                 "line_no": self.line_no,
                 "error": f"{event_type}: field {name} should be {expected}, got {shown}",
-                "raw": self.current_raw,
+                "raw": None if self.current_raw is None else self.current_raw.decode(),
             }
         )
 

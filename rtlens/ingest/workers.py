@@ -1,8 +1,12 @@
 """Worker processes for ingest: each normalizes whole files and reports by messages.
 
-Messages, in order per file: ("begin", index, session_id), then the file's rows ("chunk"
-with rows, in-process; "chunk_file" with a Parquet path, from a worker), then ("done",
+Messages, in order per file: ("begin", index, session_id); its events, as
+("event_file", -1, path, lines, bytes) for a file of event lines (see `rtlens.eventlines`; a
+recording's lines may span several such files, and small recordings share one) and
+("event_tuples", index, tuples) for the rare events too long for a line; then ("done",
 index, SessionTables) or ("failed", index, reason). A worker ends with ("exit", -1).
+
+Workers import neither DuckDB nor NumPy: they parse, run the state machine and write text.
 """
 
 from __future__ import annotations
@@ -15,86 +19,81 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from rtlens.ingest.normalize import normalize_file
+from rtlens.ingest.normalize import EventTuple, normalize_file
 from rtlens.logfile.reader import InputError
 
-FLUSH_EVENTS_ROWS = 20_000  # rows a worker gathers before handing a Parquet chunk over
+FLUSH_LINES = 16_384  # event lines gathered before they are handed over as a file
+FLUSH_BYTES = 4 << 20  # ... or this many bytes of them
 
 Message = tuple[Any, ...]
 
 
-def normalize_to(put: Callable[[Message], None], index: int, path: Path) -> None:
-    """Normalize one file, reporting through `put` (same protocol in and out of process)."""
+class WriterError(RuntimeError):
+    """The database could not take what a worker handed over: the whole run stops (it is
+    not the recording's fault, so it must not be reported as a problem of the file)."""
+
+
+class EventSpool:
+    """Gathers event lines across files and hands them over as files the writer's DuckDB
+    reads in parallel; lines of several small recordings share a file (a file per recording
+    would cost more than the recording)."""
+
+    def __init__(self, put: Callable[[Message], None], chunk_dir: Path) -> None:
+        self.put, self.chunk_dir = put, chunk_dir
+        self.lines: list[bytes] = []
+        self.size = 0
+        self.numbers = itertools.count()
+
+    def add(self, index: int, lines: list[bytes], tuples: list[EventTuple]) -> None:
+        if tuples:
+            self.put(("event_tuples", index, tuples))
+        self.lines.extend(lines)
+        self.size += sum(map(len, lines))
+        if len(self.lines) >= FLUSH_LINES or self.size >= FLUSH_BYTES:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.lines:
+            return
+        path = self.chunk_dir / f"{os.getpid()}-{next(self.numbers)}.evl"
+        with path.open("wb") as out:
+            out.write(b"".join(self.lines))
+        self.put(("event_file", -1, path, len(self.lines), self.size))
+        self.lines, self.size = [], 0
+
+
+def normalize_to(spool: EventSpool, index: int, path: Path) -> None:
+    """Normalize one file, reporting through the spool's `put` (same protocol in and out of
+    process)."""
+    put = spool.put
     try:
         result = normalize_file(
             path,
-            sink=lambda table, rows: put(("chunk", index, table, rows)),
+            sink=lambda lines, tuples: spool.add(index, lines, tuples),
             on_start=lambda session_id: put(("begin", index, session_id)),
+            file_index=index,
         )
     except InputError as exc:
         put(("failed", index, str(exc)))
         return
+    except WriterError:
+        raise
     except Exception:
         put(("failed", index, "internal error: " + traceback.format_exc(limit=3)))
         return
     put(("done", index, result))
 
 
-class _ChunkWriter:
-    """In a worker: gather `events` rows across files and hand them over as Parquet chunks.
-
-    Converting rows to columns is the costly part of writing; doing it here, in parallel,
-    leaves the single writer process a bulk `INSERT … FROM read_parquet`. Rows of several
-    small files share a chunk (a chunk per file would cost more than the file), each tagged
-    with its file's index so the writer can still leave one file out.
-    """
-
-    def __init__(self, results: Any, chunk_dir: Path) -> None:
-        import duckdb
-
-        self.con = duckdb.connect()
-        self.con.execute("SET threads = 1; SET TimeZone = 'UTC'; SET memory_limit = '64MB'")
-        self.results, self.chunk_dir = results, chunk_dir
-        self.rows: list[tuple[Any, ...]] = []
-        self.segments: list[tuple[int, int]] = []  # (file index, rows)
-        self.numbers = itertools.count()
-
-    def put(self, message: Message) -> None:
-        if message[0] == "chunk":
-            self.rows.extend(message[3])
-            self.segments.append((message[1], len(message[3])))
-            if len(self.rows) >= FLUSH_EVENTS_ROWS:
-                self.flush()
-        else:
-            self.results.put(message)
-
-    def flush(self) -> None:
-        if not self.rows:
-            return
-        import numpy as np
-
-        from rtlens.store.db import write_chunk
-
-        path = self.chunk_dir / f"{os.getpid()}-{next(self.numbers)}.parquet"
-        index = np.repeat(
-            np.array([i for i, _ in self.segments], dtype=np.int32),
-            [n for _, n in self.segments],
-        )
-        write_chunk(self.con, "events", self.rows, index, path)
-        self.results.put(("chunk_file", -1, "events", path, len(self.rows)))
-        self.rows, self.segments = [], []
-
-
 def _worker(tasks: Any, results: Any, chunk_dir: Path) -> None:
-    writer = _ChunkWriter(results, chunk_dir)
+    spool = EventSpool(results.put, chunk_dir)
     while True:
         task = tasks.get()
         if task is None:
-            writer.flush()
+            spool.flush()
             results.put(("exit", -1))
             return
         index, path = task
-        normalize_to(writer.put, index, path)
+        normalize_to(spool, index, path)
 
 
 class Pool:
@@ -102,7 +101,7 @@ class Pool:
 
     `start` forks the workers before the caller opens DuckDB, so they start from a process
     with no database threads and work while the writer sets up. A caller that already
-    holds a connection gets `forkserver` workers instead (forking a process with running
+    holds a connection gets `spawn` workers instead (forking a process with running
     threads is unsafe).
     """
 
@@ -115,10 +114,6 @@ class Pool:
     def start(self) -> None:
         if self.workers <= 1:
             return
-        if self.method == "fork":
-            # Loaded once here, shared copy-on-write: cheaper than an import in every worker.
-            import duckdb  # noqa: F401
-            import numpy  # noqa: F401
         ctx: Any = mp.get_context(self.method)
         tasks = ctx.Queue()
         self.results = ctx.Queue(maxsize=4 * self.workers)
@@ -137,8 +132,10 @@ class Pool:
     def run(self, handle: Callable[[Message], None]) -> None:
         """Pass every message, in arrival order, to `handle` in the calling process."""
         if self.workers <= 1:
+            spool = EventSpool(handle, self.chunk_dir)
             for index, path in enumerate(self.files):
-                normalize_to(handle, index, path)
+                normalize_to(spool, index, path)
+            spool.flush()
             return
         while self.running:
             message = self.results.get()
@@ -159,6 +156,3 @@ def default_workers(files: list[Path]) -> int:
     if len(files) < 2 or total < 4 << 20:
         return 1  # starting processes costs more than it saves
     return max(1, min(len(files), os.cpu_count() or 1))
-
-
-# ---- the writing part ------------------------------------------------------------------------

@@ -1,9 +1,9 @@
 """The DuckDB store: tables created from the schema, rows appended in bulk, sessions replaced.
 
-Rows arrive as tuples in schema column order and are appended through NumPy object arrays
-(DuckDB scans them without any per-row Python work). Timestamps travel as epoch µs and are
-converted in SQL, exactly. A run happens in one transaction: if it fails, the database is
-as it was.
+Rows arrive as tuples in schema column order and are appended as one list parameter per
+column; `events` rows are derived in SQL from the normalizer's event lines (see
+`rtlens.eventlines`). Timestamps travel as epoch µs and are converted in SQL, exactly. A
+run happens in one transaction: if it fails, the database is as it was.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import numpy as np
 
+from rtlens import eventlines
 from rtlens.schema import SCHEMA_VERSION, TABLE_NAMES, TABLES, create_table_sql, quote
 
 DEFAULT_DB = "rtlens.duckdb"
@@ -58,72 +58,74 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _select_list(table: str) -> str:
+    """Typed columns from a relation of one unnested list parameter per column."""
     parts = []
     for col in TABLES[table].columns:
-        q = quote(col.name)
-        if col.type == "TIMESTAMPTZ":
-            parts.append(f"make_timestamp(CAST({q} AS BIGINT)) AT TIME ZONE 'UTC'")
+        if col.type == "TIMESTAMPTZ":  # epoch µs, converted exactly
+            parts.append("make_timestamp(unnest(?::BIGINT[])) AT TIME ZONE 'UTC'")
+        elif col.type == "JSON":
+            parts.append("CAST(unnest(?::VARCHAR[]) AS JSON)")
         else:
-            parts.append(f"CAST({q} AS {col.type})")
+            parts.append(f"unnest(?::{col.type}[])")
     return ", ".join(parts)
 
 
 _SELECT = {name: _select_list(name) for name in TABLE_NAMES}
 
 
-def _frame(table: str, rows: list[tuple[Any, ...]]) -> dict[str, np.ndarray]:
-    """Rows as NumPy object columns, which DuckDB scans without per-row Python work."""
-    frame = {}
-    for name, values in zip(TABLES[table].column_names, zip(*rows, strict=True), strict=True):
-        arr = np.empty(len(values), dtype=object)
-        arr[:] = values
-        frame[name] = arr
-    return frame
-
-
 def append_rows(con: duckdb.DuckDBPyConnection, table: str, rows: list[tuple[Any, ...]]) -> None:
-    """Append rows (tuples in schema column order) to a table."""
+    """Append rows (tuples in schema column order) to a table.
+
+    The rows go in as one list parameter per column: DuckDB converts them in C++, with no
+    Python work per value here (and no NumPy or pandas to import).
+    """
     if not rows:
         return
-    con.register("_rtlens_rows", _frame(table, rows))
-    try:
-        con.execute(f"INSERT INTO {table} SELECT {_SELECT[table]} FROM _rtlens_rows")
-    finally:
-        con.unregister("_rtlens_rows")
+    columns = [list(column) for column in zip(*rows, strict=True)]
+    con.execute(f"INSERT INTO {table} SELECT {_SELECT[table]}", columns)
 
 
-def write_chunk(
-    con: duckdb.DuckDBPyConnection,
-    table: str,
-    rows: list[tuple[Any, ...]],
-    file_index: np.ndarray,
-    path: Path,
+def append_event_files(
+    con: duckdb.DuckDBPyConnection, paths: list[Path], sessions: dict[int, str]
 ) -> None:
-    """Write rows to a Parquet file typed like `table`, each tagged with the index of the
-    input file it came from (a worker's hand-off to the writer)."""
-    frame = _frame(table, rows)
-    frame["_file_index"] = file_index
-    con.register("_rtlens_rows", frame)
-    try:
-        target = str(path).replace("'", "''")
-        con.execute(
-            f"COPY (SELECT {_SELECT[table]}, _file_index FROM _rtlens_rows) TO '{target}' "
-            "(FORMAT parquet, COMPRESSION uncompressed)"
-        )
-    finally:
-        con.unregister("_rtlens_rows")
-
-
-def append_chunks(
-    con: duckdb.DuckDBPyConnection, table: str, paths: list[Path], skip_files: set[int]
-) -> None:
-    """Append Parquet chunks written by `write_chunk`, leaving out rows of `skip_files`."""
+    """Append the `events` rows of event-line files (see `rtlens.eventlines`); lines of
+    files not in `sessions` (file index -> session id) are left out."""
     if paths:
-        con.execute(
-            f"INSERT INTO {table} SELECT * EXCLUDE (_file_index) FROM read_parquet(?) "
-            "WHERE _file_index NOT IN (SELECT unnest(?::INTEGER[]))",
-            [[str(p) for p in paths], sorted(skip_files)],
-        )
+        _append_events(con, eventlines.read_files_sql(paths), [], sessions)
+
+
+def append_event_tuples(
+    con: duckdb.DuckDBPyConnection, tuples: list[tuple[Any, ...]], sessions: dict[int, str]
+) -> None:
+    """Append the `events` rows of event lines given as tuples."""
+    if tuples:
+        _append_events(con, eventlines.rows_relation(), eventlines.columns_of(tuples), sessions)
+
+
+def _append_events(
+    con: duckdb.DuckDBPyConnection, source: str, params: list[Any], sessions: dict[int, str]
+) -> None:
+    select = eventlines.select_events(source, eventlines.sessions_relation())
+    con.execute(f"INSERT INTO events {select}", [*params, list(sessions), list(sessions.values())])
+
+
+def derive_events(
+    lines: list[bytes], tuples: list[tuple[Any, ...]], sessions: dict[int, str]
+) -> list[tuple[Any, ...]]:
+    """The `events` rows of event lines, in `seq` order, through the same SQL as the store
+    (for callers that want rows in Python rather than a database)."""
+    import tempfile
+
+    con = connect(None)
+    try:
+        with tempfile.TemporaryDirectory(prefix="rtlens-events-") as tmp:
+            path = Path(tmp) / "events.evl"
+            path.write_bytes(b"".join(lines))
+            append_event_files(con, [path], sessions)
+        append_event_tuples(con, tuples, sessions)
+        return con.execute("SELECT * FROM events ORDER BY session_id, seq").fetchall()
+    finally:
+        con.close()
 
 
 def delete_sessions(con: duckdb.DuckDBPyConnection, session_ids: Iterable[str]) -> None:

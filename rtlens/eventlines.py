@@ -1,0 +1,120 @@
+"""How `events` rows travel from the normalizer to the database: the one definition.
+
+Ingest's cost is per line, and nearly every line is an audio event, so the normalizer does
+only what needs Python for each one: where the line is, when it was seen, which way it went,
+how much audio it carried, and the event's JSON with the audio cut out. It writes that as
+one short text line (an "event line"); DuckDB reads the lines with its own parallel CSV
+reader and derives the rest of the `events` row in SQL (`event_id`, `response_id`,
+`item_id` from the JSON; `type` and `canonical_type` from the catalogue entry), so no Python
+object is made per value.
+
+An event line is these fields, separated by the byte 0x1F, with `None` for NULL:
+
+    file_index  seq  line_no  ts_us  t_us  direction  route  audio_bytes  raw
+
+`route` indexes `ROUTES` (the catalogue entry the normalizer looked up for the event), and
+`raw` is the event's JSON as orjson writes it. 0x1F and newlines cannot occur inside it:
+JSON text has no raw control characters (orjson escapes them in strings and writes no
+whitespace). Events whose JSON is longer than `MAX_LINE_RAW` travel as tuples instead
+(`rows_relation`), in batches bounded by size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rtlens.catalogue import BY_WIRE
+
+SEPARATOR = b"\x1f"
+NULL = b"None"
+# %a renders an int as its digits and None as `None`; raw (bytes) goes in with %b.
+LINE_FORMAT = b"%d\x1f%d\x1f%d\x1f%a\x1f%a\x1f%b\x1f%a\x1f%a\x1f%b\n"
+DIRECTION_FIELD = {"client": b"client", "server": b"server", None: NULL}
+# Longer JSON goes as tuples: DuckDB parses 2048 lines at a time, so their size bounds its
+# memory (images or long instructions in an event would otherwise need hundreds of MB).
+MAX_LINE_RAW = 16 * 1024
+
+COLUMNS: tuple[tuple[str, str], ...] = (
+    ("file_index", "INTEGER"),
+    ("seq", "BIGINT"),
+    ("line_no", "BIGINT"),
+    ("ts_us", "BIGINT"),
+    ("t_us", "BIGINT"),
+    ("direction", "VARCHAR"),
+    ("route", "INTEGER"),
+    ("audio_bytes", "BIGINT"),
+    ("raw", "VARCHAR"),
+)
+
+# (direction, wire type) -> route number, and the canonical name of each route (1-based,
+# as DuckDB lists are).
+ROUTE_KEYS: tuple[tuple[str, str], ...] = tuple(sorted(BY_WIRE))
+ROUTE_OF: dict[tuple[str, str], int] = {key: i for i, key in enumerate(ROUTE_KEYS, 1)}
+_CANONICAL = tuple(BY_WIRE[key].canonical for key in ROUTE_KEYS)
+_WIRE = tuple(wire for _, wire in ROUTE_KEYS)
+
+# The fields taken from the event's JSON, parsed once per line by DuckDB. A value that is
+# not a string (it never is, in the API's events) is kept as its JSON text.
+_FIELDS_SHAPE = (
+    '{"type": "VARCHAR", "event_id": "VARCHAR", "response_id": "VARCHAR", "item_id": "VARCHAR",'
+    ' "response": {"id": "VARCHAR"}, "item": {"id": "VARCHAR"}}'
+)
+
+
+def _sql_list(values: Sequence[str]) -> str:
+    return "[" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + "]"
+
+
+def select_events(source: str, sessions: str) -> str:
+    """SQL giving `events` rows, in schema column order, from `source` (a relation with the
+    event-line COLUMNS) joined with `sessions` (a relation of `file_index, session_id`)."""
+    return f"""
+    SELECT s.session_id, e.seq, e.line_no,
+           make_timestamp(e.ts_us) AT TIME ZONE 'UTC' AS ts,
+           e.t_us / 1000.0 AS t_ms,
+           e.direction,
+           CASE WHEN e.route IS NULL THEN e.f.type ELSE {_sql_list(_WIRE)}[e.route] END AS type,
+           {_sql_list(_CANONICAL)}[e.route] AS canonical_type,
+           e.route IS NOT NULL AS known,
+           e.f.event_id,
+           coalesce(e.f.response_id, e.f.response.id) AS response_id,
+           coalesce(e.f.item_id, e.f.item.id) AS item_id,
+           e.audio_bytes,
+           CAST(e.raw AS JSON) AS raw
+    FROM (SELECT *, from_json(raw, '{_FIELDS_SHAPE}') AS f FROM {source}) e
+    JOIN {sessions} s USING (file_index)
+    """
+
+
+_MAX_LINE = MAX_LINE_RAW + 256  # the raw JSON and the fields before it
+_BUFFER = 1 << 20
+
+
+def read_files_sql(paths: Sequence[Path]) -> str:
+    """A relation over event-line files, read by DuckDB's parallel CSV reader."""
+    columns = "{" + ", ".join(f"'{name}': '{kind}'" for name, kind in COLUMNS) + "}"
+    files = _sql_list([str(p) for p in paths])
+    return (
+        f"read_csv({files}, delim = '\x1f', quote = '', escape = '', header = false, "
+        f"auto_detect = false, nullstr = 'None', max_line_size = {_MAX_LINE}, "
+        f"buffer_size = {_BUFFER}, columns = {columns})"
+    )
+
+
+def rows_relation() -> str:
+    """A relation over event-line tuples passed as one list parameter per column."""
+    return "(SELECT " + ", ".join(f"unnest(?::{kind}[]) AS {name}" for name, kind in COLUMNS) + ")"
+
+
+def sessions_relation() -> str:
+    """The `file_index -> session_id` relation, from two list parameters."""
+    return "(SELECT unnest(?::INTEGER[]) AS file_index, unnest(?::VARCHAR[]) AS session_id)"
+
+
+def columns_of(rows: Sequence[tuple[Any, ...]]) -> list[list[Any]]:
+    """Event-line tuples as one list per column (the parameters of `rows_relation`)."""
+    if not rows:
+        return [[] for _ in COLUMNS]
+    return [list(column) for column in zip(*rows, strict=True)]
