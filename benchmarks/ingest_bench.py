@@ -7,11 +7,13 @@
 - rtlens: `rtlens ingest corpus/ --db fresh.duckdb`.
 
 Each is a separate process, run in interleaved order `--repeats` times; we report the
-median wall time, CPU time (the process and everything it waited for) and the peak
-memory of the whole process tree (proportional set size, so pages that forked workers
-share are counted once; polled every 5 ms from /proc). Memory is also
-measured on a quarter of the corpus to show it does not grow with the corpus. A CPU
-breakdown of rtlens's stages, measured in this process, says where the time goes.
+median wall time and CPU time (the process and everything it waited for). Memory is
+measured in separate runs (polling /proc takes CPU, which would slow the timed runs on a
+small machine): the peak of the whole process tree's proportional set size (pages that
+forked workers share are counted once), polled every 10 ms, for each command and for
+rtlens on a quarter of the corpus and, with `--memory-scale N`, on N copies of it (each
+copy under new session ids), to show it does not grow with the corpus. A CPU breakdown
+of rtlens's stages, measured in this process, says where the time goes.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -82,8 +85,9 @@ def _tree_memory(root: int) -> int:
     return total
 
 
-def measure(argv: list[str]) -> dict[str, float]:
-    """Run a command; wall seconds, CPU seconds (incl. waited-for children), peak tree RSS."""
+def measure(argv: list[str], *, memory: bool = False) -> dict[str, float]:
+    """Run a command; wall seconds, CPU seconds (incl. waited-for children), and with
+    `memory` the peak memory of its process tree."""
     before = os.times()
     started = time.perf_counter()
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -94,21 +98,39 @@ def measure(argv: list[str]) -> dict[str, float]:
         nonlocal peak
         while not done.is_set():
             peak = max(peak, _tree_memory(proc.pid))
-            time.sleep(0.005)
+            time.sleep(0.01)
 
     poller = threading.Thread(target=poll, daemon=True)
-    poller.start()
+    if memory:
+        poller.start()
     _, stderr = proc.communicate()
     wall = time.perf_counter() - started
     done.set()
-    poller.join()
+    if memory:
+        poller.join()
     after = os.times()
     if proc.returncode not in (0, 1):
         raise RuntimeError(f"{argv[0]} failed: {stderr.decode()[-500:]}")
     cpu = (after.children_user - before.children_user) + (
         after.children_system - before.children_system
     )
-    return {"wall_s": wall, "cpu_s": cpu, "peak_rss_mib": peak / 2**20}
+    out = {"wall_s": wall, "cpu_s": cpu}
+    if memory:
+        out["peak_mib"] = peak / 2**20
+    return out
+
+
+def scaled_corpus(corpus: Path, copies: int, into: Path) -> Path:
+    """`copies` copies of the corpus, each file's session id changed, so none is skipped."""
+    into.mkdir()
+    for n in range(copies):
+        for f in sorted(corpus.glob("*.jsonl")):
+            with f.open("rb") as src, (into / f"{n}-{f.name}").open("wb") as dst:
+                header = json.loads(src.readline())
+                header["session_id"] = f"{header['session_id']}-copy{n}"
+                dst.write(json.dumps(header).encode() + b"\n")
+                shutil.copyfileobj(src, dst, 1 << 20)
+    return into
 
 
 def rtlens_argv(corpus: Path, db: Path) -> list[str]:
@@ -190,9 +212,19 @@ def main() -> None:
     parser.add_argument("--corpus", type=Path, default=HERE / "corpus")
     parser.add_argument("--mb", type=float, default=320)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--memory-scale", type=int, default=1, help="also measure memory on N copies of the corpus"
+    )
     parser.add_argument("--out", type=Path, default=HERE / "results" / "ingest.json")
     args = parser.parse_args()
     corpus = ensure_corpus(args.corpus, args.mb)
+    # `pip install .` compiles rtlens to bytecode; an editable install run with
+    # PYTHONDONTWRITEBYTECODE=1 would compile it again at every start. Measure the former.
+    import compileall
+
+    import rtlens
+
+    compileall.compile_dir(Path(rtlens.__file__).parent, quiet=1)
     files = sorted(corpus.glob("*.jsonl"))
     lines = sum(1 for f in files for _ in f.open("rb"))
     runs: dict[str, list[dict[str, float]]] = {"bare": [], "duckdb": [], "rtlens": []}
@@ -213,7 +245,22 @@ def main() -> None:
         quarter.mkdir()
         for f in files[: max(1, len(files) // 4)]:
             (quarter / f.name).symlink_to(f)
-        small = measure(rtlens_argv(quarter, Path(tmp) / "q.duckdb"))
+        peak = {
+            "bare": measure([sys.executable, "-c", BARE, str(corpus)], memory=True),
+            "duckdb": measure(
+                [sys.executable, "-c", DUCKDB, str(corpus), str(Path(tmp) / "m.duckdb")],
+                memory=True,
+            ),
+            "rtlens": measure(rtlens_argv(corpus, Path(tmp) / "r.duckdb"), memory=True),
+            "rtlens, a quarter of the corpus": measure(
+                rtlens_argv(quarter, Path(tmp) / "q.duckdb"), memory=True
+            ),
+        }
+        if args.memory_scale > 1:
+            big = scaled_corpus(corpus, args.memory_scale, Path(tmp) / "scaled")
+            peak[f"rtlens, {args.memory_scale} times the corpus"] = measure(
+                rtlens_argv(big, Path(tmp) / "s.duckdb"), memory=True
+            )
     median = {
         name: {key: statistics.median(r[key] for r in rs) for key in rs[0]}
         for name, rs in runs.items()
@@ -225,10 +272,8 @@ def main() -> None:
         "median": median,
         "ratio_vs_duckdb_read_json_auto": median["rtlens"]["wall_s"] / median["duckdb"]["wall_s"],
         "ratio_vs_bare_orjson_loop": median["rtlens"]["wall_s"] / median["bare"]["wall_s"],
-        "peak_rss_mib": {
-            "quarter_corpus": small["peak_rss_mib"],
-            "full_corpus": median["rtlens"]["peak_rss_mib"],
-        },
+        "peak_memory_mib": {name: m["peak_mib"] for name, m in peak.items()},
+        "memory_runs": peak,
         "cpu_breakdown_s": breakdown(corpus),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -236,7 +281,7 @@ def main() -> None:
     print(f"corpus: {len(files)} sessions, {lines:,} lines, {result['corpus']['mb']:.0f} MB")
     print(f"{'':8}{'wall s':>9}{'cpu s':>9}{'peak MiB':>10}   (median of {args.repeats})")
     for name, m in median.items():
-        print(f"{name:8}{m['wall_s']:>9.2f}{m['cpu_s']:>9.2f}{m['peak_rss_mib']:>10.0f}")
+        print(f"{name:8}{m['wall_s']:>9.2f}{m['cpu_s']:>9.2f}{peak[name]['peak_mib']:>10.0f}")
     print(
         f"rtlens / duckdb read_json_auto: {result['ratio_vs_duckdb_read_json_auto']:.2f}"
         "  (target <= 0.30)"
@@ -245,10 +290,10 @@ def main() -> None:
         f"rtlens / bare orjson loop:      {result['ratio_vs_bare_orjson_loop']:.2f}"
         "  (target <= 2.0)"
     )
-    print(
-        f"peak RSS, quarter vs full corpus: {small['peak_rss_mib']:.0f} vs "
-        f"{median['rtlens']['peak_rss_mib']:.0f} MiB  (target <= 300 whatever the size)"
-    )
+    print("peak memory of the process tree (target <= 300 MiB whatever the size):")
+    for name, m in peak.items():
+        if name.startswith("rtlens"):
+            print(f"  {name:44}{m['peak_mib']:>7.0f} MiB  ({m['wall_s']:.2f} s)")
     print("CPU by stage (one process):")
     for stage, seconds in result["cpu_breakdown_s"].items():
         print(f"  {stage:44}{seconds:>7.2f} s")

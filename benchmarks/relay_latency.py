@@ -57,8 +57,18 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import Frame, Opcode
 
-PATHS = ("direct", "bare", "record")
-RELAYS = ("bare", "record")
+PATHS = ("direct", "bare", "tap", "record")
+RELAYS = ("bare", "tap", "record")
+# `tap`: the real `rtlens record` with frame lines not written (header and close lines are),
+# so record/tap is what writing the recording itself costs on rtlens's own forwarding path.
+TAP = """
+import sys
+from rtlens.logfile.writer import SessionWriter
+SessionWriter.write_text = lambda self, direction, data, ts_us=None: 0
+SessionWriter.write_binary = lambda self, direction, data, ts_us=None: 0
+from rtlens.cli import main
+sys.exit(main())
+"""
 DIRECTIONS = ("up", "down")  # up: client -> upstream; down: upstream -> client
 DEFAULT_OUT = "benchmarks/results/relay_latency.json"
 SESSION_PARAM = "bench_session"  # `<slice>-<session>`, so the upstream can tell them apart
@@ -526,9 +536,11 @@ def start_relay(path: str, upstream_url: str, workdir: Path) -> tuple[Child, str
     if path == "bare":
         child = spawn("bare", role_argv("bare", "--upstream", upstream_url), workdir)
         return child, f"ws://127.0.0.1:{child.wait_line(PORT_LINE, 60)[1]}"
-    argv = [sys.executable, "-m", "rtlens", "record", "--listen", "127.0.0.1:0"]
-    argv += ["--upstream", upstream_url, "--out", str(workdir / "recordings")]
-    child = spawn("record", argv, workdir)
+    program = ["-c", TAP] if path == "tap" else ["-m", "rtlens"]
+    argv = [sys.executable, *program, "record", "--listen", "127.0.0.1:0"]
+    out = workdir / ("recordings" if path == "record" else f"recordings-{path}")
+    argv += ["--upstream", upstream_url, "--out", str(out)]
+    child = spawn(path, argv, workdir)
     return child, child.wait_line(r"relaying (ws://127\.0\.0\.1:\d+) ->", 60)[1]
 
 
@@ -799,6 +811,11 @@ def compare(paths: dict[str, Any]) -> dict[str, Any]:
             ratios = [r / b for r, b in zip(by["record"], by["bare"], strict=True)]
             entry["p99_ratio_by_cycle"] = ratios
             entry["p99_ratio_median_of_cycles"] = float(np.median(ratios))
+        if p99["tap"]:
+            entry["p99_ratio_record_over_tap"] = p99["record"] / p99["tap"]
+            ratios = [r / b for r, b in zip(by["record"], by["tap"], strict=True)]
+            entry["p99_ratio_over_tap_by_cycle"] = ratios
+            entry["p99_ratio_over_tap_median_of_cycles"] = float(np.median(ratios))
         for p in RELAYS:
             entry[f"p99_added_over_direct_ms_{p}"] = p99[p] - p99["direct"]
             added = [a - b for a, b in zip(by[p], by["direct"], strict=True)]
@@ -855,7 +872,7 @@ def table(summary: dict[str, Any]) -> str:
     head = (
         f"{'sess':>4} {'path':<7}{'dir':<5}{'frames':>7}{'lost':>5}{'reord':>6}"
         f"{'p50 ms':>8}  {'p99 ms [slices]':<21}{'max ms':>8}{'+p99 ms':>8}"
-        f"{'p99/bare':>9}{'relay CPU%':>11}{'ms/sess-s':>10}{'us/frame':>9}"
+        f"{'p99/bare':>9}{'p99/tap':>8}{'relay CPU%':>11}{'ms/sess-s':>10}{'us/frame':>9}"
     )
     lines = [head, "-" * len(head)]
     for n, block in summary.items():
@@ -865,11 +882,13 @@ def table(summary: dict[str, Any]) -> str:
                 row, comp = entry[d], block["comparisons"][d]
                 added = comp.get(f"p99_added_over_direct_ms_{path}")
                 ratio = comp.get("p99_ratio_record_over_bare") if path == "record" else None
+                over_tap = comp.get("p99_ratio_record_over_tap") if path == "record" else None
                 p99 = fmt(row["p99_ms"]) + spread(row["p99_ms_by_slice"])
                 lines.append(
                     f"{n:>4} {path:<7}{d:<5}{row['frames']:>7}{row['lost']:>5}"
                     f"{row['reordered']:>6}{fmt(row['p50_ms']):>8}  {p99:<21}"
                     f"{fmt(row['max_ms']):>8}{fmt(added, '+.2f'):>8}{fmt(ratio):>9}"
+                    f"{fmt(over_tap):>8}"
                     f"{fmt(cpu.get('cpu_pct_of_one_core'), '.1f'):>11}"
                     f"{fmt(cpu.get('cpu_ms_per_session_s')):>10}"
                     f"{fmt(cpu.get('cpu_us_per_frame'), '.0f'):>9}"
@@ -880,16 +899,22 @@ def table(summary: dict[str, Any]) -> str:
 
 def cycle_lines(summary: dict[str, Any]) -> str:
     """The paired view: each cycle's record/bare p99 ratio and record's p99 over direct."""
-    lines = ["per cycle (slices run back to back): p99 record/bare, p99 record - direct (ms)"]
+    lines = [
+        "per cycle (slices run back to back): p99 record/bare, record/tap, "
+        "record - direct (ms); medians in brackets"
+    ]
     for n, block in summary.items():
         for d in DIRECTIONS:
             comp = block["comparisons"][d]
             ratios = " ".join(f"{x:.2f}" for x in comp.get("p99_ratio_by_cycle", []))
+            over_tap = " ".join(f"{x:.2f}" for x in comp.get("p99_ratio_over_tap_by_cycle", []))
             added = " ".join(f"{x:+.2f}" for x in comp["p99_added_by_cycle_ms_record"])
             lines.append(
-                f"{n:>4} {d:<5} ratio {ratios}  (median "
-                f"{fmt(comp.get('p99_ratio_median_of_cycles'))})   added {added}  (median "
-                f"{comp['p99_added_median_of_cycles_ms_record']:+.2f})"
+                f"{n:>4} {d:<5} /bare {ratios} [{fmt(comp.get('p99_ratio_median_of_cycles'))}]"
+                f"\n{'':10} /tap  {over_tap} "
+                f"[{fmt(comp.get('p99_ratio_over_tap_median_of_cycles'))}]"
+                f"\n{'':10} +ms   {added} "
+                f"[{comp['p99_added_median_of_cycles_ms_record']:+.2f}]"
             )
     return "\n".join(lines)
 

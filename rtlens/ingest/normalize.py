@@ -27,7 +27,7 @@ from rtlens.ingest.state import SessionState
 from rtlens.logfile.reader import BINARY, CLOSE, ERROR, EVENT, HEADER, TEXT, Record, read_records
 from rtlens.schema import TABLE_NAMES
 
-EVENTS_CHUNK_ROWS = 16_384  # event lines handed to the sink at a time
+EVENTS_CHUNK_ROWS = 8_192  # event lines handed to the sink at a time
 LONG_CHUNK_BYTES = 4 << 20  # ... or this many bytes of events too long for a line
 
 # (direction, wire type) -> (route number, dialect it proves or None, handler or None):

@@ -30,8 +30,6 @@ RECORDING_SUFFIXES = (".jsonl", ".json", ".ndjson", ".jsonl.gz", ".json.gz", ".n
 # DuckDB's memory cap in the writer: it spills beyond it, keeping memory flat however many
 # recordings there are. Events with very long JSON (images, long instructions) need more.
 DEFAULT_MEMORY_LIMIT = "128MB"
-_FLUSH_EVENT_LINES = 32_768  # event lines read in one parallel INSERT ...
-_FLUSH_EVENT_BYTES = 16 << 20  # ... or this many bytes of them (bounds DuckDB's memory)
 _FLUSH_TUPLE_BYTES = 8 << 20  # JSON of events too long for a line, inserted together
 _FLUSH_SMALL_FILES = 64
 
@@ -109,8 +107,13 @@ def ingest(
 
             own = con is None
             if own:
-                con = store.connect(db if db is not None else store.DEFAULT_DB)
+                con = store.connect(
+                    db if db is not None else store.DEFAULT_DB,
+                    row_group_size=store.INGEST_ROW_GROUP_SIZE,
+                )
                 con.execute("SET memory_limit = ?", [memory_limit])
+            if pool.processes:  # the workers have the cores; DuckDB's threads would wait
+                con.execute("SET threads = 1")
             writer = _Writer(con, store, files, on_file_done)
             writer.memory_hint = (
                 f" (DuckDB may use {memory_limit} here: raise it with --memory-limit)"
@@ -121,6 +124,8 @@ def ingest(
             try:
                 writer.start()
                 pool.run(writer.handle)
+                if pool.processes:
+                    con.execute("RESET threads")
                 writer.finish()
                 con.execute("COMMIT")
             except BaseException:
@@ -149,7 +154,6 @@ class _Writer:
         self.session_of: dict[int, str] = {}  # file index -> its session, if its rows land
         self.existing: set[str] = set()
         self.event_files: list[Path] = []
-        self.event_lines = self.event_bytes = 0
         self.event_tuples: list[tuple[Any, ...]] = []
         self.tuple_bytes = 0
         self.small: dict[str, list[tuple[Any, ...]]] = {n: [] for n in TABLE_NAMES if n != "events"}
@@ -180,12 +184,9 @@ class _Writer:
         kind, index = message[0], message[1]
         if kind == "begin":
             self._begin(index, message[2])
-        elif kind == "event_file":
+        elif kind == "event_file":  # inserted at once: the last one is all that waits at the end
             self.event_files.append(message[2])
-            self.event_lines += message[3]
-            self.event_bytes += message[4]
-            if self.event_lines >= _FLUSH_EVENT_LINES or self.event_bytes >= _FLUSH_EVENT_BYTES:
-                self._flush_event_files()
+            self._flush_event_files()
         elif kind == "event_tuples":
             self.event_tuples.extend(message[2])
             self.tuple_bytes += sum(len(t[-1]) for t in message[2])
@@ -241,7 +242,7 @@ class _Writer:
         self.store.append_event_files(self.con, self.event_files, self.session_of)
         for path in self.event_files:
             path.unlink()
-        self.event_files, self.event_lines, self.event_bytes = [], 0, 0
+        self.event_files = []
 
     def _flush_small(self) -> None:
         for name, rows in self.small.items():

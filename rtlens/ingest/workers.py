@@ -1,7 +1,7 @@
 """Worker processes for ingest: each normalizes whole files and reports by messages.
 
 Messages, in order per file: ("begin", index, session_id); its events, as
-("event_file", -1, path, lines, bytes) for a file of event lines (see `rtlens.eventlines`; a
+("event_file", -1, path) for a file of event lines (see `rtlens.eventlines`; a
 recording's lines may span several such files, and small recordings share one) and
 ("event_tuples", index, tuples) for the rare events too long for a line; then ("done",
 index, SessionTables) or ("failed", index, reason). A worker ends with ("exit", -1).
@@ -22,7 +22,7 @@ from typing import Any
 from rtlens.ingest.normalize import EventTuple, normalize_file
 from rtlens.logfile.reader import InputError
 
-FLUSH_LINES = 16_384  # event lines gathered before they are handed over as a file
+FLUSH_LINES = 8_192  # event lines gathered before they are handed over as a file
 FLUSH_BYTES = 4 << 20  # ... or this many bytes of them
 
 Message = tuple[Any, ...]
@@ -58,7 +58,7 @@ class EventSpool:
         path = self.chunk_dir / f"{os.getpid()}-{next(self.numbers)}.evl"
         with path.open("wb") as out:
             out.write(b"".join(self.lines))
-        self.put(("event_file", -1, path, len(self.lines), self.size))
+        self.put(("event_file", -1, path))
         self.lines, self.size = [], 0
 
 
@@ -110,6 +110,11 @@ class Pool:
         self.method = "fork" if fork and "fork" in mp.get_all_start_methods() else "spawn"
         self.procs: list[Any] = []
         self.running = 0
+
+    @property
+    def processes(self) -> int:
+        """Worker processes (0: the calling process does the work itself)."""
+        return self.workers if self.workers > 1 else 0
 
     def start(self) -> None:
         if self.workers <= 1:

@@ -15,15 +15,35 @@ from typing import Any
 import duckdb
 
 from rtlens import eventlines
-from rtlens.schema import SCHEMA_VERSION, TABLE_NAMES, TABLES, create_table_sql, quote
+from rtlens.schema import SCHEMA_VERSION, TABLE_NAMES, TABLES, create_table_sql, quote, sql_string
 
 DEFAULT_DB = "rtlens.duckdb"
 
 
-def connect(path: str | Path | None, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """Open (or create) an rtlens database; `None` or ":memory:" gives an in-memory one."""
-    target = ":memory:" if path is None else str(path)
-    con = duckdb.connect(target, read_only=read_only)
+# Rows per row group when ingest writes. DuckDB compresses a row group when it is full; with
+# its default (122,880 rows) a run of a few hundred thousand events compressed nearly all of
+# them at the very end, on one core, after the workers were done. Smaller groups are
+# compressed as they fill, while the workers still run.
+INGEST_ROW_GROUP_SIZE = 32_768
+
+
+def connect(
+    path: str | Path | None, *, read_only: bool = False, row_group_size: int | None = None
+) -> duckdb.DuckDBPyConnection:
+    """Open (or create) an rtlens database; `None` or ":memory:" gives an in-memory one.
+
+    `row_group_size` applies to what this connection writes (DuckDB takes it when a file is
+    attached, not as a setting)."""
+    if path is None or str(path) == ":memory:":
+        con = duckdb.connect(":memory:")
+    elif row_group_size is not None and not read_only:
+        con = duckdb.connect(":memory:")
+        con.execute(
+            f"ATTACH {sql_string(str(path))} AS rtlens (ROW_GROUP_SIZE {int(row_group_size)})"
+        )
+        con.execute("USE rtlens")
+    else:
+        con = duckdb.connect(str(path), read_only=read_only)
     con.execute("SET TimeZone = 'UTC'")
     if not read_only:
         ensure_schema(con)
@@ -31,7 +51,12 @@ def connect(path: str | Path | None, *, read_only: bool = False) -> duckdb.DuckD
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
-    existing = {row[0] for row in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    existing = {
+        row[0]
+        for row in con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()"
+        ).fetchall()
+    }
     if "rtlens_meta" in existing:
         version = con.execute("SELECT schema_version FROM rtlens_meta").fetchone()
         if version is not None and version[0] != SCHEMA_VERSION:
