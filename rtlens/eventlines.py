@@ -12,8 +12,8 @@ An event line is these fields, separated by the byte 0x1F, with `None` for NULL:
 
     file_index  seq  line_no  ts_us  t_us  direction  route  audio_bytes  raw
 
-`route` indexes `ROUTES` (the catalogue entry the normalizer looked up for the event), and
-`raw` is the event's JSON as orjson writes it. 0x1F and newlines cannot occur inside it:
+`route` numbers the catalogue entry the normalizer looked up for the event (`ROUTE_OF`),
+and `raw` is the event's JSON as orjson writes it. 0x1F and newlines cannot occur inside it:
 JSON text has no raw control characters (orjson escapes them in strings and writes no
 whitespace). Events whose JSON is longer than `MAX_LINE_RAW` travel as tuples instead
 (`rows_relation`), in batches bounded by size.
@@ -27,11 +27,9 @@ from typing import Any
 
 from rtlens.catalogue import BY_WIRE
 
-SEPARATOR = b"\x1f"
-NULL = b"None"
 # %a renders an int as its digits and None as `None`; raw (bytes) goes in with %b.
 LINE_FORMAT = b"%d\x1f%d\x1f%d\x1f%a\x1f%a\x1f%b\x1f%a\x1f%a\x1f%b\n"
-DIRECTION_FIELD = {"client": b"client", "server": b"server", None: NULL}
+DIRECTION_FIELD = {"client": b"client", "server": b"server", None: b"None"}
 # Longer JSON goes as tuples: DuckDB parses 2048 lines at a time, so their size bounds its
 # memory (images or long instructions in an event would otherwise need hundreds of MB).
 MAX_LINE_RAW = 16 * 1024

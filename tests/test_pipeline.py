@@ -76,9 +76,12 @@ def test_folder_ingest_counts(folder, tmp_path):
 
 
 def test_parallel_and_serial_ingest_give_identical_tables(folder, tmp_path):
-    ingest([folder], tmp_path / "serial.duckdb", workers=1)
+    ingest([folder], tmp_path / "serial.duckdb", workers=0)
     ingest([folder], tmp_path / "parallel.duckdb", workers=3)
-    assert dump(tmp_path / "serial.duckdb") == dump(tmp_path / "parallel.duckdb")
+    ingest([folder], tmp_path / "one.duckdb", workers=1)
+    serial = dump(tmp_path / "serial.duckdb")
+    assert serial == dump(tmp_path / "parallel.duckdb")
+    assert serial == dump(tmp_path / "one.duckdb")
 
 
 def test_reingesting_replaces_never_duplicates(folder, tmp_path):

@@ -33,9 +33,14 @@ def ingest_in_memory(
     paths: list[str | Path],
 ) -> tuple[duckdb.DuckDBPyConnection, IngestResult]:
     """Ingest recordings into an in-memory database (for `rtlens report FILE…`)."""
-    con = store.connect(None)
-    result = ingest(paths, con=con)
-    return con, result
+    opened: list[duckdb.DuckDBPyConnection] = []
+
+    def open_memory() -> duckdb.DuckDBPyConnection:  # after ingest has forked its workers
+        opened.append(store.connect(None))
+        return opened[0]
+
+    result = ingest(paths, con=open_memory)
+    return opened[0], result
 
 
 def sessions_for_files(con: duckdb.DuckDBPyConnection, paths: list[str | Path]) -> list[str]:

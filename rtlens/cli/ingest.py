@@ -21,8 +21,9 @@ from rtlens.cli.options import check_memory_size, db_option, paths_argument
 )
 @click.option(
     "--workers",
-    type=click.IntRange(min=1),
-    help="Processes to use (default: one per core for many or large files).",
+    type=click.IntRange(min=0),
+    help="Worker processes that read and normalize (0: all in this process; default: one per "
+    "core, one for a single large recording, none for a few MB).",
 )
 @click.option(
     "--memory-limit",

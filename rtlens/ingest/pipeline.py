@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from rtlens.ingest.normalize import SessionTables
-from rtlens.ingest.workers import Message, Pool, WriterError, default_workers
+from rtlens.ingest.workers import Message, Pool, WriterError, default_processes
 from rtlens.logfile.reader import InputError
 from rtlens.schema import TABLE_NAMES
 
@@ -93,27 +93,33 @@ def ingest(
     on_file_done: Callable[[Path], None] | None = None,
     memory_limit: str = DEFAULT_MEMORY_LIMIT,
 ) -> IngestResult:
-    """Load recordings into a DuckDB database (a path, or an open connection `con`).
+    """Load recordings into a DuckDB database: a path, or the caller's connection `con`.
 
-    `memory_limit` caps DuckDB in a database this opens (not in a given `con`)."""
+    `con` may also be a function that opens it: it is called once the worker processes are
+    forked (a process holding a DuckDB connection has threads and cannot fork safely, and
+    spawned workers start slower). `workers` is the number of worker processes (0: all in
+    this process; default: see `default_processes`). `memory_limit` caps DuckDB in a
+    database this opens (not in a given `con`)."""
     started = time.perf_counter()
     files = expand_inputs(paths)
-    n_workers = default_workers(files) if workers is None else max(1, workers)
+    processes = default_processes(files) if workers is None else max(0, workers)
     with tempfile.TemporaryDirectory(prefix="rtlens-ingest-") as chunk_dir:
-        pool = Pool(files, n_workers, Path(chunk_dir), fork=con is None)
+        pool = Pool(files, processes, Path(chunk_dir), fork=con is None or callable(con))
         pool.start()
         try:
             from rtlens.store import db as store
 
             own = con is None
+            if callable(con):  # opened now that the workers are forked
+                con = con()
             if own:
                 con = store.connect(
                     db if db is not None else store.DEFAULT_DB,
                     row_group_size=store.INGEST_ROW_GROUP_SIZE,
                 )
                 con.execute("SET memory_limit = ?", [memory_limit])
-            if pool.processes:  # the workers have the cores; DuckDB's threads would wait
-                con.execute("SET threads = 1")
+                if pool.processes:  # the workers have the cores; DuckDB's threads would wait
+                    con.execute("SET threads = 1")
             writer = _Writer(con, store, files, on_file_done)
             writer.memory_hint = (
                 f" (DuckDB may use {memory_limit} here: raise it with --memory-limit)"
@@ -124,7 +130,7 @@ def ingest(
             try:
                 writer.start()
                 pool.run(writer.handle)
-                if pool.processes:
+                if own and pool.processes:
                     con.execute("RESET threads")
                 writer.finish()
                 con.execute("COMMIT")

@@ -97,7 +97,7 @@ def _worker(tasks: Any, results: Any, chunk_dir: Path) -> None:
 
 
 class Pool:
-    """Worker processes normalizing files; or, for one worker, the calling process itself.
+    """`processes` worker processes normalizing files; with 0, the calling process itself.
 
     `start` forks the workers before the caller opens DuckDB, so they start from a process
     with no database threads and work while the writer sets up. A caller that already
@@ -105,38 +105,33 @@ class Pool:
     threads is unsafe).
     """
 
-    def __init__(self, files: list[Path], workers: int, chunk_dir: Path, *, fork: bool) -> None:
-        self.files, self.workers, self.chunk_dir = files, workers, chunk_dir
+    def __init__(self, files: list[Path], processes: int, chunk_dir: Path, *, fork: bool) -> None:
+        self.files, self.processes, self.chunk_dir = files, processes, chunk_dir
         self.method = "fork" if fork and "fork" in mp.get_all_start_methods() else "spawn"
         self.procs: list[Any] = []
         self.running = 0
 
-    @property
-    def processes(self) -> int:
-        """Worker processes (0: the calling process does the work itself)."""
-        return self.workers if self.workers > 1 else 0
-
     def start(self) -> None:
-        if self.workers <= 1:
+        if not self.processes:
             return
         ctx: Any = mp.get_context(self.method)
         tasks = ctx.Queue()
-        self.results = ctx.Queue(maxsize=4 * self.workers)
+        self.results = ctx.Queue(maxsize=4 * self.processes)
         for item in enumerate(self.files):
             tasks.put(item)
-        for _ in range(self.workers):
+        for _ in range(self.processes):
             tasks.put(None)
         self.procs = [
             ctx.Process(target=_worker, args=(tasks, self.results, self.chunk_dir), daemon=True)
-            for _ in range(self.workers)
+            for _ in range(self.processes)
         ]
         for proc in self.procs:
             proc.start()
-        self.running = self.workers
+        self.running = self.processes
 
     def run(self, handle: Callable[[Message], None]) -> None:
         """Pass every message, in arrival order, to `handle` in the calling process."""
-        if self.workers <= 1:
+        if not self.processes:
             spool = EventSpool(handle, self.chunk_dir)
             for index, path in enumerate(self.files):
                 normalize_to(spool, index, path)
@@ -156,8 +151,13 @@ class Pool:
             proc.join()
 
 
-def default_workers(files: list[Path]) -> int:
-    total = sum(f.stat().st_size for f in files)
-    if len(files) < 2 or total < 4 << 20:
-        return 1  # starting processes costs more than it saves
+SMALL_JOB = 4 << 20  # bytes of recordings below which starting a process costs more than it saves
+
+
+def default_processes(files: list[Path]) -> int:
+    """Worker processes for these files: none for a small job; otherwise one per core (at
+    most one per file), and one for a single large recording, so that parsing it and
+    writing it to DuckDB (in the calling process) run side by side."""
+    if sum(f.stat().st_size for f in files) < SMALL_JOB:
+        return 0
     return max(1, min(len(files), os.cpu_count() or 1))
