@@ -46,8 +46,8 @@ Sink = Callable[[list[bytes], list[EventTuple]], None]
 class SessionTables:
     """The normalized rows of one session, table by table (schema column order).
 
-    `events` rows are made by the database from event lines; without a sink they are here
-    as `event_lines` and `event_tuples`, and `rows["events"]` holds the derived rows.
+    `events` rows are made by the database from event lines; only `normalize_file` without
+    a sink derives them into `rows["events"]`.
     """
 
     session_id: str
@@ -55,8 +55,6 @@ class SessionTables:
     rows: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)
     n_ingest_errors: int = 0
     n_events: int = 0
-    event_lines: list[bytes] = field(default_factory=list)
-    event_tuples: list[EventTuple] = field(default_factory=list)
 
 
 def derived_session_id(source_file: str) -> str:
@@ -123,7 +121,6 @@ def normalize_records(
     else:
         from rtlens.store.db import derive_events
 
-        result.event_lines, result.event_tuples = lines, tuples
         tables["events"] = derive_events(lines, tuples, {file_index: session_id})
     return result
 
