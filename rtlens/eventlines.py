@@ -23,7 +23,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from rtlens.catalogue import BY_WIRE
 
@@ -109,10 +108,3 @@ def rows_relation() -> str:
 def sessions_relation() -> str:
     """The `file_index -> session_id` relation, from two list parameters."""
     return "(SELECT unnest(?::INTEGER[]) AS file_index, unnest(?::VARCHAR[]) AS session_id)"
-
-
-def columns_of(rows: Sequence[tuple[Any, ...]]) -> list[list[Any]]:
-    """Event-line tuples as one list per column (the parameters of `rows_relation`)."""
-    if not rows:
-        return [[] for _ in COLUMNS]
-    return [list(column) for column in zip(*rows, strict=True)]

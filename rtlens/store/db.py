@@ -104,10 +104,13 @@ def append_rows(con: duckdb.DuckDBPyConnection, table: str, rows: list[tuple[Any
     The rows go in as one list parameter per column: DuckDB converts them in C++, with no
     Python work per value here (and no NumPy or pandas to import).
     """
-    if not rows:
-        return
-    columns = [list(column) for column in zip(*rows, strict=True)]
-    con.execute(f"INSERT INTO {table} SELECT {_SELECT[table]}", columns)
+    if rows:
+        con.execute(f"INSERT INTO {table} SELECT {_SELECT[table]}", _columns(rows))
+
+
+def _columns(rows: list[tuple[Any, ...]]) -> list[list[Any]]:
+    """Rows as one list per column: the list parameters the INSERTs unnest."""
+    return [list(column) for column in zip(*rows, strict=True)]
 
 
 def append_event_files(
@@ -124,7 +127,7 @@ def append_event_tuples(
 ) -> None:
     """Append the `events` rows of event lines given as tuples."""
     if tuples:
-        _append_events(con, eventlines.rows_relation(), eventlines.columns_of(tuples), sessions)
+        _append_events(con, eventlines.rows_relation(), _columns(tuples), sessions)
 
 
 def _append_events(
