@@ -8,6 +8,7 @@ import sys
 import click
 
 from rtlens.cli.options import check_memory_size, db_option, paths_argument
+from rtlens.ingest import DEFAULT_MEMORY_LIMIT
 
 
 @click.command(short_help="Load recordings into DuckDB tables (and Parquet).")
@@ -27,7 +28,7 @@ from rtlens.cli.options import check_memory_size, db_option, paths_argument
 )
 @click.option(
     "--memory-limit",
-    default="128MB",
+    default=DEFAULT_MEMORY_LIMIT,
     callback=check_memory_size,
     show_default=True,
     help="Most memory DuckDB may use while writing (it spills to disk beyond). Raise it for "

@@ -21,15 +21,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rtlens.ingest import DEFAULT_MEMORY_LIMIT
 from rtlens.ingest.normalize import SessionTables
 from rtlens.ingest.workers import Message, Pool, WriterError, default_processes
 from rtlens.logfile.reader import InputError
 from rtlens.schema import TABLE_NAMES
 
 RECORDING_SUFFIXES = (".jsonl", ".json", ".ndjson", ".jsonl.gz", ".json.gz", ".ndjson.gz")
-# DuckDB's memory cap in the writer: it spills beyond it, keeping memory flat however many
-# recordings there are. Events with very long JSON (images, long instructions) need more.
-DEFAULT_MEMORY_LIMIT = "128MB"
 _FLUSH_TUPLE_BYTES = 8 << 20  # JSON of events too long for a line, inserted together
 _FLUSH_SMALL_FILES = 64
 
@@ -120,12 +118,7 @@ def ingest(
                 con.execute("SET memory_limit = ?", [memory_limit])
                 if pool.processes:  # the workers have the cores; DuckDB's threads would wait
                     con.execute("SET threads = 1")
-            writer = _Writer(con, store, files, on_file_done)
-            writer.memory_hint = (
-                f" (DuckDB may use {memory_limit} here: raise it with --memory-limit)"
-                if own
-                else ""
-            )
+            writer = _Writer(con, store, files, on_file_done, memory_limit if own else None)
             con.execute("BEGIN TRANSACTION")
             try:
                 writer.start()
@@ -151,9 +144,15 @@ class _Writer:
     """Applies worker messages to the database, in arrival order."""
 
     def __init__(
-        self, con: Any, store: Any, files: list[Path], on_file_done: Callable[[Path], None] | None
+        self,
+        con: Any,
+        store: Any,
+        files: list[Path],
+        on_file_done: Callable[[Path], None] | None,
+        memory_limit: str | None,  # the cap this run set on DuckDB, for the error message
     ) -> None:
         self.con, self.store, self.files, self.on_file_done = con, store, files, on_file_done
+        self.memory_limit = memory_limit
         self.resolved = [str(f.resolve()) for f in files]
         self.result = IngestResult(files=len(files))
         self.owner: dict[str, int] = {}  # session id -> index of the file providing it
@@ -164,7 +163,6 @@ class _Writer:
         self.tuple_bytes = 0
         self.small: dict[str, list[tuple[Any, ...]]] = {n: [] for n in TABLE_NAMES if n != "events"}
         self.small_files = 0
-        self.memory_hint = ""
 
     def start(self) -> None:
         """Forget what these files loaded before (re-ingesting replaces, never duplicates)."""
@@ -177,14 +175,11 @@ class _Writer:
         try:
             self._handle(message)
         except self.store.duckdb.Error as exc:
-            raise WriterError(
-                f"the database could not take the rows: {str(exc).splitlines()[0]}"
-                + (
-                    self.memory_hint
-                    if isinstance(exc, self.store.duckdb.OutOfMemoryException)
-                    else ""
-                )
-            ) from exc
+            hint = ""
+            if self.memory_limit and isinstance(exc, self.store.duckdb.OutOfMemoryException):
+                hint = f" (DuckDB may use {self.memory_limit} here: raise it with --memory-limit)"
+            first_line = str(exc).splitlines()[0]
+            raise WriterError(f"the database could not take the rows: {first_line}{hint}") from exc
 
     def _handle(self, message: Message) -> None:
         kind, index = message[0], message[1]
