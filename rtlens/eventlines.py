@@ -29,6 +29,7 @@ from rtlens.catalogue import BY_WIRE
 # %a renders an int as its digits and None as `None`; raw (bytes) goes in with %b.
 LINE_FORMAT = b"%d\x1f%d\x1f%d\x1f%a\x1f%a\x1f%b\x1f%a\x1f%a\x1f%b\n"
 DIRECTION_FIELD = {"client": b"client", "server": b"server", None: b"None"}
+
 # Longer JSON goes as tuples: DuckDB parses 2048 lines at a time, so their size bounds its
 # memory (images or long instructions in an event would otherwise need hundreds of MB).
 MAX_LINE_RAW = 16 * 1024
@@ -51,6 +52,16 @@ ROUTE_KEYS: tuple[tuple[str, str], ...] = tuple(sorted(BY_WIRE))
 ROUTE_OF: dict[tuple[str, str], int] = {key: i for i, key in enumerate(ROUTE_KEYS, 1)}
 _CANONICAL = tuple(BY_WIRE[key].canonical for key in ROUTE_KEYS)
 _WIRE = tuple(wire for _, wire in ROUTE_KEYS)
+
+
+def line_format_for(direction: str, wire_type: str) -> bytes:
+    """`LINE_FORMAT` with the direction and route of one known event type filled in:
+    the values left are file_index, seq, line_no, ts_us, t_us, audio_bytes and raw."""
+    fields = LINE_FORMAT.split(b"\x1f")
+    fields[5] = DIRECTION_FIELD[direction]
+    fields[6] = b"%d" % ROUTE_OF[(direction, wire_type)]
+    return b"\x1f".join(fields)
+
 
 # The fields taken from the event's JSON, parsed once per line by DuckDB. A value that is
 # not a string (it never is, in the API's events) is kept as its JSON text.

@@ -9,7 +9,16 @@ import orjson
 import pytest
 from builders import Session, b64
 
-from rtlens.logfile.reader import BINARY, CLOSE, ERROR, EVENT, HEADER, TEXT, read_records
+from rtlens.logfile.reader import (
+    APPEND,
+    BINARY,
+    CLOSE,
+    ERROR,
+    EVENT,
+    HEADER,
+    TEXT,
+    read_records,
+)
 
 AUDIO = base64.b64encode(bytes(range(256)) * 20).decode()  # 5,120 bytes, no padding
 
@@ -236,3 +245,90 @@ def test_a_jsonl_file_whose_first_line_is_an_array(tmp_path):
     path.write_bytes(b'[1,2]\n{"type":"error"}\n')
     records = list(read_records(path))
     assert [(r[0], r[1]) for r in records] == [(ERROR, 1), (ERROR, 1), (EVENT, 2)]
+
+
+APPEND_SHAPES = {
+    # shape: (line, whether the APPEND fast path must take it)
+    "compact, id first": (
+        b'{"event_id":"evt_1","type":"input_audio_buffer.append","audio":"%s"}',
+        True,
+    ),
+    "compact, no id": (b'{"type":"input_audio_buffer.append","audio":"%s"}', True),
+    "compact, id between": (
+        b'{"type":"input_audio_buffer.append","event_id":"e-2","audio":"%s"}',
+        True,
+    ),
+    "compact, id last": (
+        b'{"type":"input_audio_buffer.append","audio":"%s","event_id":"e:3"}',
+        True,
+    ),
+    "json.dumps spacing": (
+        b'{"type": "input_audio_buffer.append", "audio": "%s", "event_id": "e.4"}',
+        True,
+    ),
+    "empty id": (b'{"event_id":"","type":"input_audio_buffer.append","audio":"%s"}', True),
+    "id twice": (
+        b'{"event_id":"a","type":"input_audio_buffer.append","audio":"%s","event_id":"b"}',
+        False,
+    ),
+    "id needing escapes": (
+        b'{"event_id":"a\\"b","type":"input_audio_buffer.append","audio":"%s"}',
+        False,
+    ),
+    "escaped audio": (b'{"type":"input_audio_buffer.append","audio":"\\/%s"}', False),
+    "another key": (b'{"type":"input_audio_buffer.append","audio":"%s","x":1}', False),
+    "tab spacing": (b'{"type":\t"input_audio_buffer.append","audio":"%s"}', False),
+}
+
+
+@pytest.mark.parametrize("shape", APPEND_SHAPES)
+@pytest.mark.parametrize("ending", [b"\n", b"\r\n"])
+def test_append_fast_path_reads_what_the_json_parser_reads(tmp_path, shape, ending):
+    """The normalizer reads user audio appends without parsing them (APPEND records); for
+    every shape, what it gets must be what parsing the line gives."""
+    event, fast = APPEND_SHAPES[shape]
+    audio = AUDIO[:-1].encode()  # 5,119 bytes of base64: "=" padding
+    line = b'{"ts":1764067052.010000,"dir":"client","event":' + event % audio + b"}" + ending
+    path = tmp_path / "a.jsonl"
+    path.write_bytes(sample().text() + line)
+    (*_, parsed), (*_, quick) = list(read_records(path)), list(read_records(path, appends=True))
+    assert parsed[0] == EVENT
+    assert quick[0] == (APPEND if fast else EVENT)
+    if quick[0] == APPEND:
+        line_no, ts_us, event_id, raw, audio_bytes = quick[1:]
+        assert raw == orjson.dumps(parsed[4])  # exactly the JSON the slow path writes
+        assert event_id == parsed[4].get("event_id")
+        assert (line_no, ts_us, "client", audio_bytes) == (*parsed[1:4], parsed[5])
+    else:
+        assert quick == parsed
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b'{"ts":01.5,"dir":"client","event":{"type":"input_audio_buffer.append","audio":"AAAA"}}',
+        b'{"ts":1.5,"dir":"client","event":{"type":"input_audio_buffer.append","audio":"AAAA"}',
+        b'{"ts":1.5,"dir":"client","event":{"type":"input_audio_buffer.append","audio":"AAAA"}} x',
+        b'{"ts":1.5,"dir":"client","event":{"type":"input_audio_buffer.append","audio":"AA',
+    ],
+    ids=["leading zero", "missing brace", "trailing junk", "cut off"],
+)
+def test_append_fast_path_never_accepts_a_broken_line(tmp_path, line):
+    path = tmp_path / "a.jsonl"
+    path.write_bytes(sample().text() + line + b"\n" + sample().lines[-1] + b"\n")
+    quick = list(read_records(path, appends=True))[-2:]
+    assert quick == list(read_records(path))[-2:]
+    assert [r[0] for r in quick] == [ERROR, CLOSE]
+
+
+def test_append_fast_path_timestamps_equal_the_parsed_floats():
+    """The fast path reads "seconds.micros" as an exact integer; the slow path rounds the
+    parsed float. Up to the fast path's limit (under 4e9 s) they must always agree."""
+    import random
+
+    rng = random.Random(7)
+    stamps = [rng.randrange(4_000_000_000_000_000) for _ in range(50_000)]
+    stamps += [0, 1, 999_999, 3_999_999_999_999_999]
+    for ts_us in stamps:
+        text = b"%d.%06d" % divmod(ts_us, 1_000_000)
+        assert int(text.replace(b".", b"")) == ts_us == round(orjson.loads(text) * 1_000_000)

@@ -20,11 +20,21 @@ from typing import Any
 import orjson
 
 from rtlens.catalogue import BY_WIRE, DIALECT_OF_WIRE
-from rtlens.eventlines import DIRECTION_FIELD, LINE_FORMAT, MAX_LINE_RAW, ROUTE_OF
+from rtlens.eventlines import DIRECTION_FIELD, LINE_FORMAT, MAX_LINE_RAW, ROUTE_OF, line_format_for
 from rtlens.ingest.finalize import finalize
 from rtlens.ingest.handlers import HANDLERS
 from rtlens.ingest.state import SessionState
-from rtlens.logfile.reader import BINARY, CLOSE, ERROR, EVENT, HEADER, TEXT, Record, read_records
+from rtlens.logfile.reader import (
+    APPEND,
+    BINARY,
+    CLOSE,
+    ERROR,
+    EVENT,
+    HEADER,
+    TEXT,
+    Record,
+    read_records,
+)
 from rtlens.schema import TABLE_NAMES
 
 EVENTS_CHUNK_ROWS = 8_192  # event lines handed to the sink at a time
@@ -36,6 +46,12 @@ ROUTES: dict[tuple[str, str], tuple[int, str | None, Any]] = {
     key: (ROUTE_OF[key], DIALECT_OF_WIRE.get(key), HANDLERS.get(spec.canonical))
     for key, spec in BY_WIRE.items()
 }
+
+# User audio appends arrive from the reader as APPEND records (raw JSON made, no dict): the
+# catalogue says all there is to do for them (`turns.append` counts their audio).
+_APPEND_KEY = ("client", "input_audio_buffer.append")
+APPEND_LINE_FORMAT = line_format_for(*_APPEND_KEY)
+assert BY_WIRE[_APPEND_KEY].audio_field and _APPEND_KEY not in DIALECT_OF_WIRE
 
 EventTuple = tuple[Any, ...]  # an event line as a tuple (for JSON too long for a line)
 # sink(lines, tuples): receives the events as they are ready (see `rtlens.eventlines`).
@@ -76,7 +92,7 @@ def normalize_file(
     it is for tests and small jobs, the pipeline always uses a sink)."""
     source_file = str(Path(path).resolve())
     return normalize_records(
-        read_records(path),
+        read_records(path, appends=True),
         source_file,
         sink=sink,
         on_start=on_start,
@@ -160,6 +176,9 @@ def _run(
     routes = ROUTES
     votes = st.votes
     client_types = st.client_types
+    append_format = APPEND_LINE_FORMAT
+    append_type = _APPEND_KEY[1]
+    input_audio_bytes = 0  # of APPEND records (what `turns.append` counts for EVENT ones)
     seq = -1
     long_bytes = 0  # JSON in `tuples`
     first_us: int | None = None
@@ -173,7 +192,17 @@ def _run(
             t_us = ts_us - first_us
         else:
             t_us = None
-        if kind == EVENT:
+        if kind == APPEND:  # (direction holds the event id; raw is short, see the reader)
+            seq += 1
+            if direction is not None:
+                client_types[direction] = append_type
+            add(append_format % (file_index, seq, line_no, ts_us, t_us, audio, event))
+            input_audio_bytes += audio
+            if sink is not None and len(lines) >= chunk_rows:
+                sink(lines, tuples)
+                lines, tuples, long_bytes = [], [], 0
+                add = lines.append
+        elif kind == EVENT:
             seq += 1
             route = handler = wire_type = None
             if type(event) is dict:
@@ -249,4 +278,5 @@ def _run(
             pass
     st.n_events = seq + 1
     st.last_ts_us = last_us
+    st.input_audio_bytes += input_audio_bytes
     return lines, tuples

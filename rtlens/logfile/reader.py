@@ -16,15 +16,24 @@ Records are plain tuples for speed (this loop runs once per frame of every recor
           {"binary": …} (cut to `MAX_RAW_CHARS`).
 - CLOSE:  payload is the close dict {"by", "code", "reason"}.
 - ERROR:  payload is the error sentence; audio_bytes holds the offending line's text.
+- APPEND: only with `read_records(..., appends=True)` (the normalizer's fast path): a
+          client `input_audio_buffer.append` frame line of the usual shape. The direction
+          slot holds the event's `event_id` (or None) and payload is the event's JSON with
+          the audio cut out, exactly as `orjson.dumps` writes the parsed event; no dict is
+          made. Without `appends`, such lines are EVENT records like any other.
 
 Audio lines take a fast path: the base64 payload is located with a byte search, measured and
 cut out before the rest of the line is parsed, so audio is never decoded or even parsed.
+User audio appends (most lines of any recording) take a faster one still: a line of their
+usual shape is recognised by one regular expression (which also proves it valid JSON) and
+not parsed at all.
 """
 
 from __future__ import annotations
 
 import gzip
 import io
+import re
 import zlib
 from collections.abc import Iterator
 from itertools import chain
@@ -39,6 +48,7 @@ from rtlens.logfile.jsonarray import split_array
 from rtlens.logfile.redact import strip_audio
 
 HEADER, EVENT, TEXT, BINARY, CLOSE, ERROR = "header", "event", "text", "binary", "close", "error"
+APPEND = "append"
 MAX_RAW_CHARS = 64 * 1024
 
 Record = tuple[str, int, int | None, str | None, Any, Any]
@@ -77,8 +87,9 @@ def cut(text: bytes | str) -> str:
     return text.rstrip("\r\n")[:MAX_RAW_CHARS]
 
 
-def read_records(path: str | Path) -> Iterator[Record]:
-    """Yield the records of one input file (see the module docstring).
+def read_records(path: str | Path, *, appends: bool = False) -> Iterator[Record]:
+    """Yield the records of one input file (see the module docstring; `appends`: give
+    user audio appends of the usual shape as APPEND records).
 
     A file that cannot be opened raises `InputError`; a stream that breaks while reading (a
     truncated or corrupt `.gz`, an I/O error) ends with an ERROR record instead.
@@ -87,9 +98,9 @@ def read_records(path: str | Path) -> Iterator[Record]:
         reached = [0]  # the last line number read, kept up to date by the readers
         try:
             if _first_significant_byte(stream) == b"[":
-                yield from _read_array(stream, reached)
+                yield from _read_array(stream, reached, appends)
             else:
-                yield from _read_lines(stream, reached)
+                yield from _read_lines(stream, reached, appends=appends)
         except (OSError, EOFError, zlib.error) as exc:
             yield (ERROR, reached[0] + 1, None, None, f"unreadable from here on: {exc}", "")
 
@@ -110,7 +121,12 @@ _BOM = b"\xef\xbb\xbf"
 
 
 def _read_lines(
-    stream: IO[bytes], reached: list[int], first_line_no: int = 1, head: bytes = b""
+    stream: IO[bytes],
+    reached: list[int],
+    first_line_no: int = 1,
+    head: bytes = b"",
+    *,
+    appends: bool = False,
 ) -> Iterator[Record]:
     """Records of a JSONL stream (after `head`, bytes already read from it); `reached[0]` is
     kept at the number of the last complete line read.
@@ -123,6 +139,7 @@ def _read_lines(
     pending: list[bytes] = []  # the start of a line that continues in the next block
     loads = _loads
     read = stream.read
+    append_head = _APPEND_HEAD.match if appends else _never
     for block in chain((head,), iter(lambda: read(_BLOCK), b"")):
         end = block.rfind(b"\n")
         if end < 0:
@@ -156,6 +173,13 @@ def _read_lines(
                     header_pending = False
                     yield from _first_line(line, line_no)
                 continue
+            head_match = append_head(block, pos, nl)
+            if head_match is not None:
+                record = _append_line(block, head_match, nl, line_no)
+                if record is not None:
+                    pos = nl + 1
+                    yield record
+                    continue
             record = _fast_audio_line(block, pos, nl, line_no)
             if record is not None:
                 pos = nl + 1
@@ -227,6 +251,63 @@ _AUDIO_TYPES: dict[bytes, tuple[str, bytes, str]] = {
     for (_, name), spec in BY_WIRE.items()
     if spec.audio_field
 }
+
+
+def _never(*_: Any) -> None:
+    return None
+
+
+# A user audio append as rtlens writes it, up to the audio: the envelope, then the event's
+# keys before "audio" (compact, or spaced the way Python's json.dumps writes).
+_APPEND_TYPE = "input_audio_buffer.append"
+_EVENT_ID = rb'(?:"event_id":[ ]?"([\w.:\-]{0,128})",[ ]?)?'
+_APPEND_HEAD = re.compile(
+    rb'\{"ts":((?:0|[1-9][0-9]{0,8}|[1-3][0-9]{9})\.[0-9]{6}),"dir":"client","event":\{'
+    rb'%b"type":[ ]?"%b",[ ]?%b"audio":[ ]?"'
+    % (_EVENT_ID, re.escape(_APPEND_TYPE.encode()), _EVENT_ID)
+)
+# ... and after the audio's closing quote: maybe the event id, then the end of the line.
+_APPEND_TAIL = re.compile(rb'"(?:,[ ]?"event_id":[ ]?"([\w.:\-]{0,128})")?\}\}\r?')
+# The event's JSON as orjson writes it, by where its event id was (event ids of this shape
+# need no escaping).
+_APPEND_RAW = {
+    0: b'{"type":"%s","audio":""}' % _APPEND_TYPE.encode(),
+    1: b'{"event_id":"%%b","type":"%s","audio":""}' % _APPEND_TYPE.encode(),
+    2: b'{"type":"%s","event_id":"%%b","audio":""}' % _APPEND_TYPE.encode(),
+    3: b'{"type":"%s","audio":"","event_id":"%%b"}' % _APPEND_TYPE.encode(),
+}
+
+
+def _append_line(data: bytes, head: re.Match[bytes], nl: int, line_no: int) -> Record | None:
+    """An APPEND record for a line whose start matched `_APPEND_HEAD`, or None if the rest
+    of it is not of the usual shape (the caller then reads it the ordinary way).
+
+    The two patterns leave nothing of the line unchecked but the audio, which must be a
+    string with no escapes: a line they accept is valid JSON.
+    """
+    start = head.end()
+    end = data.find(b'"', start, nl)
+    if end < 0 or data.find(b"\\", start, end) >= 0:
+        return None
+    tail = _APPEND_TAIL.fullmatch(data, end, nl)
+    if tail is None:
+        return None
+    before, between, after = head[2], head[3], tail[1]
+    if before is None and between is None and after is None:
+        event_id, raw = None, _APPEND_RAW[0]
+    elif between is None and after is None:
+        event_id, raw = before.decode(), _APPEND_RAW[1] % before
+    elif before is None and after is None:
+        event_id, raw = between.decode(), _APPEND_RAW[2] % between
+    elif before is None and between is None:
+        event_id, raw = after.decode(), _APPEND_RAW[3] % after
+    else:
+        return None  # a repeated key: leave it to the JSON parser
+    decoded = (end - start) * 3 // 4 - (data[end - 1] == 0x3D) - (data[end - 2] == 0x3D)
+    # Exact, and what round(ts * 1e6) of the parsed float gives: with 6 decimals and under
+    # 2**32 s, the float's error stays under half a microsecond.
+    ts_us = int(head[1].replace(b".", b""))
+    return (APPEND, line_no, ts_us, event_id, raw, decoded)
 
 
 def _fast_audio_line(data: bytes, pos: int, nl: int, line_no: int) -> Record | None:
@@ -356,7 +437,7 @@ def _classify(obj: Any, line_no: int, line: bytes, stripped_len: int | None) -> 
 _CHUNK = 1 << 20
 
 
-def _read_array(stream: IO[bytes], reached: list[int]) -> Iterator[Record]:
+def _read_array(stream: IO[bytes], reached: list[int], appends: bool) -> Iterator[Record]:
     """Stream the elements of a top-level JSON array without loading the whole array.
 
     Anything after the array's closing bracket is read as JSONL (a JSONL file whose first
@@ -366,7 +447,9 @@ def _read_array(stream: IO[bytes], reached: list[int]) -> Iterator[Record]:
     for item in split_array(stream, _CHUNK):
         if item[0] == "rest":
             _, line_no, rest = item
-            yield from _read_lines(stream, reached, first_line_no=line_no, head=rest)
+            yield from _read_lines(
+                stream, reached, first_line_no=line_no, head=rest, appends=appends
+            )
             return
         if item[0] == "fatal":
             yield (ERROR, item[1], None, None, item[2], "")
