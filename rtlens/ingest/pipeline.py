@@ -14,6 +14,7 @@ same session id (a moved or copied recording), are deleted first.
 from __future__ import annotations
 
 import glob
+import pickle
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -189,8 +190,12 @@ class _Writer:
             self.event_files.append(message[2])
             self._flush_event_files()
         elif kind == "event_tuples":
-            self.event_tuples.extend(message[2])
-            self.tuple_bytes += sum(len(t[-1]) for t in message[2])
+            path = message[2]
+            with path.open("rb") as spooled:
+                tuples = pickle.load(spooled)
+            path.unlink()
+            self.event_tuples.extend(tuples)
+            self.tuple_bytes += sum(len(t[-1]) for t in tuples)
             if self.tuple_bytes >= _FLUSH_TUPLE_BYTES:
                 self._flush_event_tuples()
         elif kind == "done":
