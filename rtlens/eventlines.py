@@ -80,7 +80,7 @@ def select_events(source: str, sessions: str) -> str:
     event-line COLUMNS) joined with `sessions` (a relation of `file_index, session_id`)."""
     return f"""
     SELECT s.session_id, e.seq, e.line_no,
-           make_timestamp(e.ts_us) AT TIME ZONE 'UTC' AS ts,
+           make_timestamptz(e.ts_us) AS ts,
            e.t_us / 1000.0 AS t_ms,
            e.direction,
            CASE WHEN e.route IS NULL THEN e.f.type ELSE {_sql_list(_WIRE)}[e.route] END AS type,

@@ -280,8 +280,24 @@ def quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+# Columns stored with a fixed compression instead of the one DuckDB picks by trying several:
+# unique strings (ids, event JSON), where its dictionary + FSST pick costs the most time at
+# ingest and saves the least. zstd makes `events` about a quarter smaller and ingest faster
+# (0.06 s less DuckDB time on the ingest benchmark); fetching single rows by their raw JSON
+# is a few ms slower, scans are not.
+COMPRESSION: dict[tuple[str, str], str] = {
+    ("events", "raw"): "zstd",
+    ("events", "event_id"): "zstd",
+}
+
+
 def create_table_sql(table: Table) -> list[str]:
-    cols = ",\n  ".join(f"{quote(c.name)} {c.type}" for c in table.columns)
+    def column(c: Column) -> str:
+        method = COMPRESSION.get((table.name, c.name))
+        using = f" USING COMPRESSION {method}" if method else ""
+        return f"{quote(c.name)} {c.type}{using}"
+
+    cols = ",\n  ".join(column(c) for c in table.columns)
     stmts = [f"CREATE TABLE IF NOT EXISTS {table.name} (\n  {cols}\n)"]
     stmts.append(f"COMMENT ON TABLE {table.name} IS {sql_string(table.doc)}")
     stmts.extend(

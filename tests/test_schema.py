@@ -7,7 +7,7 @@ import polars as pl
 from builders import REPO
 
 from rtlens import docsgen
-from rtlens.schema import TABLES, polars_schema
+from rtlens.schema import COMPRESSION, TABLES, polars_schema
 from rtlens.store.db import connect
 
 SPEC_COLUMNS = {
@@ -90,3 +90,20 @@ def test_a_session_loads_as_typed_polars_frames():
     assert frames["interruptions"].height == 0  # empty, yet typed
     assert frames["events"]["ts"].dtype == pl.Datetime("us", "UTC")
     assert frames["events"]["ts"].null_count() == 0
+
+
+def test_fixed_compressions_name_real_columns_and_are_used(tmp_path):
+    from rtlens.ingest.pipeline import ingest
+
+    db = tmp_path / "rt.duckdb"
+    ingest([REPO / "sample_logs" / "ga_function_calling.jsonl"], db)
+    con = connect(db, read_only=True)
+    for (table, column), method in COMPRESSION.items():
+        assert column in TABLES[table].column_names
+        used = con.execute(
+            "SELECT DISTINCT compression FROM pragma_storage_info(?) "
+            "WHERE column_name = ? AND segment_type <> 'VALIDITY'",
+            [table, column],
+        ).fetchall()
+        assert used == [(method.upper(),)], (table, column, used)
+    con.close()

@@ -87,7 +87,7 @@ def _select_list(table: str) -> str:
     parts = []
     for col in TABLES[table].columns:
         if col.type == "TIMESTAMPTZ":  # epoch µs, converted exactly
-            parts.append("make_timestamp(unnest(?::BIGINT[])) AT TIME ZONE 'UTC'")
+            parts.append("make_timestamptz(unnest(?::BIGINT[]))")
         elif col.type == "JSON":
             parts.append("CAST(unnest(?::VARCHAR[]) AS JSON)")
         else:
