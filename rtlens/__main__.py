@@ -1,3 +1,3 @@
-from rtlens.cli import main
+from rtlens.cli import run
 
-main()
+run()
