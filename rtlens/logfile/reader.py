@@ -289,10 +289,14 @@ def _append_line(data: bytes, head: re.Match[bytes], nl: int, line_no: int) -> R
     end = data.find(b'"', start, nl)
     if end < 0 or data.find(b"\\", start, end) >= 0:
         return None
-    tail = _APPEND_TAIL.fullmatch(data, end, nl)
-    if tail is None:
-        return None
-    before, between, after = head[2], head[3], tail[1]
+    if data[end + 1 : nl] == b"}}":  # the usual end, with nothing after the audio
+        after = None
+    else:
+        tail = _APPEND_TAIL.fullmatch(data, end, nl)
+        if tail is None:
+            return None
+        after = tail[1]
+    before, between = head.group(2, 3)
     if before is None and between is None and after is None:
         event_id, raw = None, _APPEND_RAW[0]
     elif between is None and after is None:
