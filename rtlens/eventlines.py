@@ -2,20 +2,23 @@
 
 Ingest's cost is per line, and nearly every line is an audio event, so the normalizer does
 only what needs Python for each one: where the line is, when it was seen, which way it went,
-how much audio it carried, and the event's JSON with the audio cut out. It writes that as
-one short text line (an "event line"); DuckDB reads the lines with its own parallel CSV
-reader and derives the rest of the `events` row in SQL (`event_id`, `response_id`,
-`item_id` from the JSON; `type` and `canonical_type` from the catalogue entry), so no Python
-object is made per value.
+how much audio it carried, its ids, and the event's JSON with the audio cut out. It writes
+that as one short text line (an "event line"); DuckDB reads the lines with its own parallel
+CSV reader and derives the rest of the `events` row in SQL (`type` and `canonical_type` from
+the catalogue entry), so no Python object is made per value. The ids are taken here, in the
+workers, rather than by DuckDB from the JSON: the writer is the busier side.
 
 An event line is these fields, separated by the byte 0x1F, with `None` for NULL:
 
-    file_index  seq  line_no  ts_us  t_us  direction  route  audio_bytes  raw
+    file_index  seq  line_no  ts_us  t_us  direction  route  audio_bytes
+    type  event_id  response_id  item_id  raw
 
-`route` numbers the catalogue entry the normalizer looked up for the event (`ROUTE_OF`),
-and `raw` is the event's JSON as orjson writes it. 0x1F and newlines cannot occur inside it:
-JSON text has no raw control characters (orjson escapes them in strings and writes no
-whitespace). Events whose JSON is longer than `MAX_LINE_RAW` travel as tuples instead
+`route` numbers the catalogue entry the normalizer looked up for the event (`ROUTE_OF`);
+`type` is given only for events the catalogue does not know; the four text fields are
+`event_ids`. `raw` is the event's JSON as orjson writes it. 0x1F and newlines cannot occur
+inside it: JSON text has no raw control characters (orjson escapes them in strings and
+writes no whitespace). Events whose JSON is longer than `MAX_LINE_RAW`, or with an id that
+cannot travel in a line (control characters, or the text `None`), travel as tuples instead
 (`rows_relation`), in batches bounded by size.
 """
 
@@ -23,11 +26,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
+
+import orjson
 
 from rtlens.catalogue import BY_WIRE
 
-# %a renders an int as its digits and None as `None`; raw (bytes) goes in with %b.
-LINE_FORMAT = b"%d\x1f%d\x1f%d\x1f%a\x1f%a\x1f%b\x1f%a\x1f%a\x1f%b\n"
+# %a renders an int as its digits and None as `None`; the text fields (`ids_fields`) and
+# raw (bytes) go in with %b.
+LINE_FORMAT = b"%d\x1f%d\x1f%d\x1f%a\x1f%a\x1f%b\x1f%a\x1f%a\x1f%b\x1f%b\n"
 DIRECTION_FIELD = {"client": b"client", "server": b"server", None: b"None"}
 
 # Longer JSON goes as tuples: DuckDB parses 2048 lines at a time, so their size bounds its
@@ -43,8 +50,65 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("direction", "VARCHAR"),
     ("route", "INTEGER"),
     ("audio_bytes", "BIGINT"),
+    ("type", "VARCHAR"),
+    ("event_id", "VARCHAR"),
+    ("response_id", "VARCHAR"),
+    ("item_id", "VARCHAR"),
     ("raw", "VARCHAR"),
 )
+EventIds = tuple[Any, Any, Any, Any]  # type, event_id, response_id, item_id: str or None
+NO_IDS: EventIds = (None, None, None, None)
+NO_IDS_FIELDS = b"None\x1fNone\x1fNone\x1fNone"
+
+
+def event_ids(event: Any, known: bool) -> EventIds:
+    """The text columns of an event: its `type` (only for an event the catalogue does not
+    know: the others get theirs from the route), `event_id`, `response_id` (or
+    `response.id`) and `item_id` (or `item.id`). A value that is not a string is kept as its
+    JSON text (the API never sends such ids; nothing is lost if one does)."""
+    if type(event) is not dict:
+        return NO_IDS
+    get = event.get
+    response_id = get("response_id")
+    if response_id is None:
+        response = get("response")
+        if type(response) is dict:
+            response_id = response.get("id")
+    item_id = get("item_id")
+    if item_id is None:
+        item = get("item")
+        if type(item) is dict:
+            item_id = item.get("id")
+    return (
+        None if known else _text(get("type")),
+        _text(get("event_id")),
+        _text(response_id),
+        _text(item_id),
+    )
+
+
+def _text(value: Any) -> str | None:
+    if value is None or type(value) is str:
+        return value
+    return orjson.dumps(value).decode()
+
+
+def ids_fields(ids: EventIds) -> bytes | None:
+    """The four text columns as event-line fields, or None if one cannot travel in a line:
+    control characters would break it and the text `None` would read as NULL (isprintable
+    is false for every control character)."""
+    if ids is NO_IDS:
+        return NO_IDS_FIELDS
+    out = []
+    for value in ids:
+        if value is None:
+            out.append(b"None")
+        elif value == "None" or not value.isprintable():
+            return None
+        else:
+            out.append(value.encode())
+    return b"\x1f".join(out)
+
 
 # (direction, wire type) -> route number, and the canonical name of each route (1-based,
 # as DuckDB lists are).
@@ -55,20 +119,15 @@ _WIRE = tuple(wire for _, wire in ROUTE_KEYS)
 
 
 def line_format_for(direction: str, wire_type: str) -> bytes:
-    """`LINE_FORMAT` with the direction and route of one known event type filled in:
-    the values left are file_index, seq, line_no, ts_us, t_us, audio_bytes and raw."""
+    """`LINE_FORMAT` for one known event type that has no ids but an event_id: the direction,
+    the route and the other text fields are filled in; the values left are file_index, seq,
+    line_no, ts_us, t_us, audio_bytes, event_id (bytes that `ids_fields` would accept, or
+    b"None") and raw."""
     fields = LINE_FORMAT.split(b"\x1f")
     fields[5] = DIRECTION_FIELD[direction]
     fields[6] = b"%d" % ROUTE_OF[(direction, wire_type)]
+    fields[8] = b"None\x1f%b\x1fNone\x1fNone"
     return b"\x1f".join(fields)
-
-
-# The fields taken from the event's JSON, parsed once per line by DuckDB. A value that is
-# not a string (it never is, in the API's events) is kept as its JSON text.
-_FIELDS_SHAPE = (
-    '{"type": "VARCHAR", "event_id": "VARCHAR", "response_id": "VARCHAR", "item_id": "VARCHAR",'
-    ' "response": {"id": "VARCHAR"}, "item": {"id": "VARCHAR"}}'
-)
 
 
 def _sql_list(values: Sequence[str]) -> str:
@@ -83,15 +142,15 @@ def select_events(source: str, sessions: str) -> str:
            make_timestamptz(e.ts_us) AS ts,
            e.t_us / 1000.0 AS t_ms,
            e.direction,
-           CASE WHEN e.route IS NULL THEN e.f.type ELSE {_sql_list(_WIRE)}[e.route] END AS type,
+           CASE WHEN e.route IS NULL THEN e.type ELSE {_sql_list(_WIRE)}[e.route] END AS type,
            {_sql_list(_CANONICAL)}[e.route] AS canonical_type,
            e.route IS NOT NULL AS known,
-           e.f.event_id,
-           coalesce(e.f.response_id, e.f.response.id) AS response_id,
-           coalesce(e.f.item_id, e.f.item.id) AS item_id,
+           e.event_id,
+           e.response_id,
+           e.item_id,
            e.audio_bytes,
            CAST(e.raw AS JSON) AS raw
-    FROM (SELECT *, from_json(raw, '{_FIELDS_SHAPE}') AS f FROM {source}) e
+    FROM {source} e
     JOIN {sessions} s USING (file_index)
     """
 

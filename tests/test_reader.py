@@ -267,6 +267,7 @@ APPEND_SHAPES = {
         True,
     ),
     "empty id": (b'{"event_id":"","type":"input_audio_buffer.append","audio":"%s"}', True),
+    "id None": (b'{"event_id":"None","type":"input_audio_buffer.append","audio":"%s"}', False),
     "id twice": (
         b'{"event_id":"a","type":"input_audio_buffer.append","audio":"%s","event_id":"b"}',
         False,
@@ -297,7 +298,8 @@ def test_append_fast_path_reads_what_the_json_parser_reads(tmp_path, shape, endi
     if quick[0] == APPEND:
         line_no, ts_us, event_id, raw, audio_bytes = quick[1:]
         assert raw == orjson.dumps(parsed[4])  # exactly the JSON the slow path writes
-        assert event_id == parsed[4].get("event_id")
+        expected_id = parsed[4].get("event_id")
+        assert event_id == (None if expected_id is None else expected_id.encode())
         assert (line_no, ts_us, "client", audio_bytes) == (*parsed[1:4], parsed[5])
     else:
         assert quick == parsed

@@ -20,7 +20,17 @@ from typing import Any
 import orjson
 
 from rtlens.catalogue import BY_WIRE, DIALECT_OF_WIRE
-from rtlens.eventlines import DIRECTION_FIELD, LINE_FORMAT, MAX_LINE_RAW, ROUTE_OF, line_format_for
+from rtlens.eventlines import (
+    DIRECTION_FIELD,
+    LINE_FORMAT,
+    MAX_LINE_RAW,
+    NO_IDS,
+    NO_IDS_FIELDS,
+    ROUTE_OF,
+    event_ids,
+    ids_fields,
+    line_format_for,
+)
 from rtlens.ingest.finalize import finalize
 from rtlens.ingest.handlers import HANDLERS
 from rtlens.ingest.state import SessionState
@@ -192,11 +202,14 @@ def _run(
             t_us = ts_us - first_us
         else:
             t_us = None
-        if kind == APPEND:  # (direction holds the event id; raw is short, see the reader)
+        if kind == APPEND:  # (direction holds the event id as bytes; see the reader)
             seq += 1
-            if direction is not None:
-                client_types[direction] = append_type
-            add(append_format % (file_index, seq, line_no, ts_us, t_us, audio, event))
+            if direction is None:
+                id_field = b"None"
+            else:
+                id_field = direction
+                client_types[id_field.decode()] = append_type
+            add(append_format % (file_index, seq, line_no, ts_us, t_us, audio, id_field, event))
             input_audio_bytes += audio
             if sink is not None and len(lines) >= chunk_rows:
                 sink(lines, tuples)
@@ -208,7 +221,7 @@ def _run(
             if type(event) is dict:
                 wire_type = event.get("type")
                 if type(wire_type) is str:
-                    route = routes.get((direction, wire_type))  # type: ignore[arg-type]
+                    route = routes.get((direction, wire_type))
                 if direction == "client":
                     event_id = event.get("event_id")
                     if type(event_id) is str and type(wire_type) is str:
@@ -221,7 +234,9 @@ def _run(
                 if vote is not None:
                     votes[vote] += 1
             raw = dumps(event)
-            if len(raw) <= max_raw:
+            ids = event_ids(event, number is not None)
+            fields = ids_fields(ids)
+            if fields is not None and len(raw) + len(fields) <= max_raw:
                 add(
                     line_format
                     % (
@@ -233,12 +248,24 @@ def _run(
                         direction_field[direction],
                         number,
                         audio,
+                        fields,
                         raw,
                     )
                 )
             else:
                 tuples.append(
-                    (file_index, seq, line_no, ts_us, t_us, direction, number, audio, raw.decode())
+                    (
+                        file_index,
+                        seq,
+                        line_no,
+                        ts_us,
+                        t_us,
+                        direction,
+                        number,
+                        audio,
+                        *ids,
+                        raw.decode(),
+                    )
                 )
                 long_bytes += len(raw)
             if handler is not None:
@@ -266,11 +293,14 @@ def _run(
             if direction == "client":
                 st.last_bad_frame = "(non-JSON text frame)" if kind == TEXT else "(binary frame)"
             st.n_unknown += 1
-            fields = (file_index, seq, line_no, ts_us, t_us)
+            head = (file_index, seq, line_no, ts_us, t_us)
             if len(raw) <= max_raw:
-                add(line_format % (*fields, direction_field[direction], None, None, raw))
+                add(
+                    line_format
+                    % (*head, direction_field[direction], None, None, NO_IDS_FIELDS, raw)
+                )
             else:
-                tuples.append((*fields, direction, None, None, raw.decode()))
+                tuples.append((*head, direction, None, None, *NO_IDS, raw.decode()))
                 long_bytes += len(raw)
         elif kind == CLOSE:
             st.close = event

@@ -18,7 +18,8 @@ Records are plain tuples for speed (this loop runs once per frame of every recor
 - ERROR:  payload is the error sentence; audio_bytes holds the offending line's text.
 - APPEND: only with `read_records(..., appends=True)` (the normalizer's fast path): a
           client `input_audio_buffer.append` frame line of the usual shape. The direction
-          slot holds the event's `event_id` (or None) and payload is the event's JSON with
+          slot holds the event's `event_id` as bytes (or None; never the text `None`, and
+          only characters that need no escaping), and payload is the event's JSON with
           the audio cut out, exactly as `orjson.dumps` writes the parsed event; no dict is
           made. Without `appends`, such lines are EVENT records like any other.
 
@@ -51,7 +52,8 @@ HEADER, EVENT, TEXT, BINARY, CLOSE, ERROR = "header", "event", "text", "binary",
 APPEND = "append"
 MAX_RAW_CHARS = 64 * 1024
 
-Record = tuple[str, int, int | None, str | None, Any, Any]
+# (the direction slot is str or None, except in APPEND records: see the module docstring)
+Record = tuple[str, int, int | None, Any, Any, Any]
 
 _loads = orjson.loads
 _JSONDecodeError = orjson.JSONDecodeError
@@ -300,13 +302,15 @@ def _append_line(data: bytes, head: re.Match[bytes], nl: int, line_no: int) -> R
     if before is None and between is None and after is None:
         event_id, raw = None, _APPEND_RAW[0]
     elif between is None and after is None:
-        event_id, raw = before.decode(), _APPEND_RAW[1] % before
+        event_id, raw = before, _APPEND_RAW[1] % before
     elif before is None and after is None:
-        event_id, raw = between.decode(), _APPEND_RAW[2] % between
+        event_id, raw = between, _APPEND_RAW[2] % between
     elif before is None and between is None:
-        event_id, raw = after.decode(), _APPEND_RAW[3] % after
+        event_id, raw = after, _APPEND_RAW[3] % after
     else:
         return None  # a repeated key: leave it to the JSON parser
+    if event_id == b"None":
+        return None  # it would read as NULL in an event line: the ordinary way handles it
     decoded = (end - start) * 3 // 4 - (data[end - 1] == 0x3D) - (data[end - 2] == 0x3D)
     # Exact, and what round(ts * 1e6) of the parsed float gives: with 6 decimals and under
     # 2**32 s, the float's error stays under half a microsecond.
