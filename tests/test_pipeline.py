@@ -84,6 +84,16 @@ def test_parallel_and_serial_ingest_give_identical_tables(folder, tmp_path):
     assert serial == dump(tmp_path / "one.duckdb")
 
 
+def test_rows_inserted_in_many_small_batches_land_the_same(folder, tmp_path, monkeypatch):
+    from rtlens.ingest import pipeline, workers
+
+    ingest([folder], tmp_path / "usual.duckdb", workers=0)
+    monkeypatch.setattr(pipeline, "_FLUSH_SMALL_ROWS", 1)  # other tables: after every file
+    monkeypatch.setattr(workers, "FLUSH_LINES", 3)  # events: a file of 3 lines at a time
+    ingest([folder], tmp_path / "batched.duckdb", workers=0)
+    assert dump(tmp_path / "batched.duckdb") == dump(tmp_path / "usual.duckdb")
+
+
 def test_reingesting_replaces_never_duplicates(folder, tmp_path):
     db = tmp_path / "r.duckdb"
     ingest([folder], db)
