@@ -193,3 +193,28 @@ def test_an_empty_file_is_an_error_not_a_session(tmp_path):
     result = ingest([empty], tmp_path / "e.duckdb")
     assert result.sessions == 0 and result.ingest_errors == 1
     assert result.problems[0].first == "empty file: no events"
+
+
+def test_the_writer_process_never_imports_the_normalizer_or_its_workers_duckdb(folder, tmp_path):
+    """The writer is the busier process: the workers import (and run) the normalizer, and
+    are forked before the writer imports DuckDB."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from rtlens.ingest.pipeline import ingest\n"
+        "import rtlens.ingest.workers as w\n"
+        "_worker = w._worker\n"
+        "def spy(*args):\n"
+        "    print('worker saw duckdb:', 'duckdb' in sys.modules, flush=True)\n"
+        "    _worker(*args)\n"
+        "w._worker = spy\n"
+        f"ingest([{str(folder)!r}], {str(tmp_path / 'w.duckdb')!r}, workers=2)\n"
+        "print('writer has normalizer:', 'rtlens.ingest.normalize' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert "writer has normalizer: False" in done.stdout
+    assert done.stdout.count("worker saw duckdb: False") == 2

@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rtlens.ingest.normalize import SessionTables, normalize_file
+from rtlens.ingest.normalize import normalize_file
+from rtlens.ingest.results import SessionTables
 from rtlens.schema import TABLES, polars_schema
 
 if TYPE_CHECKING:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +32,7 @@ from rtlens.eventlines import (
 )
 from rtlens.ingest.finalize import finalize
 from rtlens.ingest.handlers import HANDLERS
+from rtlens.ingest.results import EventTuple, SessionTables
 from rtlens.ingest.state import SessionState
 from rtlens.logfile.reader import (
     APPEND,
@@ -63,24 +63,8 @@ _APPEND_KEY = ("client", "input_audio_buffer.append")
 APPEND_LINE_FORMAT = line_format_for(*_APPEND_KEY)
 assert BY_WIRE[_APPEND_KEY].audio_field and _APPEND_KEY not in DIALECT_OF_WIRE
 
-EventTuple = tuple[Any, ...]  # an event line as a tuple (for JSON too long for a line)
 # sink(lines, tuples): receives the events as they are ready (see `rtlens.eventlines`).
 Sink = Callable[[list[bytes], list[EventTuple]], None]
-
-
-@dataclass
-class SessionTables:
-    """The normalized rows of one session, table by table (schema column order).
-
-    `events` rows are made by the database from event lines; only `normalize_file` without
-    a sink derives them into `rows["events"]`.
-    """
-
-    session_id: str
-    source_file: str
-    rows: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)
-    n_ingest_errors: int = 0
-    n_events: int = 0
 
 
 def derived_session_id(source_file: str) -> str:

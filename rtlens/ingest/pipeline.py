@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from rtlens.ingest import DEFAULT_MEMORY_LIMIT
-from rtlens.ingest.normalize import SessionTables
+from rtlens.ingest.results import SessionTables
 from rtlens.ingest.workers import Message, Pool, WriterError, default_processes
 from rtlens.logfile.reader import InputError
 from rtlens.schema import TABLE_NAMES

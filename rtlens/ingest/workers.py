@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from rtlens.ingest.normalize import EventTuple, normalize_file
+from rtlens.ingest.results import EventTuple
 from rtlens.logfile.reader import InputError
 
 FLUSH_LINES = 8_192  # event lines gathered before they are handed over as a file
@@ -85,6 +85,10 @@ class EventSpool:
 def normalize_to(spool: EventSpool, index: int, path: Path) -> None:
     """Normalize one file, reporting through the spool's `put` (same protocol in and out of
     process)."""
+    # Imported here: forked workers import the normalizer themselves, so the writer, the
+    # busier process, never spends the time.
+    from rtlens.ingest.normalize import normalize_file
+
     put = spool.put
     try:
         result = normalize_file(
