@@ -113,3 +113,21 @@ def test_memory_limit_option_is_checked(tmp_path):
         main, ["ingest", str(path), "--db", str(tmp_path / "x.duckdb"), "--memory-limit", "1GB"]
     )
     assert good.exit_code == 0, good.output
+
+
+def test_the_append_shortcut_does_all_that_the_catalogue_route_would():
+    """normalize handles APPEND records inline instead of through ROUTES: that is right only
+    while appends prove no dialect and their handler does nothing but count audio."""
+    from rtlens.ingest.handlers import turns
+    from rtlens.ingest.state import SessionState
+
+    _route, vote, handler = normalize.ROUTES[normalize._APPEND_KEY]
+    assert vote is None
+    assert handler is turns.append
+    import copy
+
+    st = SessionState("s", "f")
+    before = copy.deepcopy(vars(st))
+    handler(st, 1.0, {"type": "input_audio_buffer.append", "audio": ""}, 960)
+    changed = {k for k, v in vars(st).items() if before.get(k) != v}
+    assert changed == {"input_audio_bytes"} and st.input_audio_bytes == 960

@@ -57,11 +57,11 @@ ROUTES: dict[tuple[str, str], tuple[int, str | None, Any]] = {
     for key, spec in BY_WIRE.items()
 }
 
-# User audio appends arrive from the reader as APPEND records (raw JSON made, no dict): the
-# catalogue says all there is to do for them (`turns.append` counts their audio).
+# User audio appends arrive from the reader as APPEND records (raw JSON made, no dict). The
+# catalogue's route for them is done inline: they prove no dialect, and their handler
+# (`turns.append`) only counts their audio (tests/test_eventlines.py checks both).
 _APPEND_KEY = ("client", "input_audio_buffer.append")
 APPEND_LINE_FORMAT = line_format_for(*_APPEND_KEY)
-assert BY_WIRE[_APPEND_KEY].audio_field and _APPEND_KEY not in DIALECT_OF_WIRE
 
 # sink(lines, tuples): receives the events as they are ready (see `rtlens.eventlines`).
 Sink = Callable[[list[bytes], list[EventTuple]], None]
