@@ -202,12 +202,13 @@ def test_the_writer_process_never_imports_the_normalizer_or_its_workers_duckdb(f
     import sys
 
     code = (
-        "import sys\n"
+        "import os, sys\n"
         "from rtlens.ingest.pipeline import ingest\n"
         "import rtlens.ingest.workers as w\n"
         "_worker = w._worker\n"
         "def spy(*args):\n"
-        "    print('worker saw duckdb:', 'duckdb' in sys.modules, flush=True)\n"
+        "    line = f'worker saw duckdb: {\"duckdb\" in sys.modules}\\n'\n"
+        "    os.write(1, line.encode())  # one write: the two workers' lines stay whole\n"
         "    _worker(*args)\n"
         "w._worker = spy\n"
         f"ingest([{str(folder)!r}], {str(tmp_path / 'w.duckdb')!r}, workers=2)\n"
