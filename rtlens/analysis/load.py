@@ -3,6 +3,7 @@ into memory on the fly."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -31,11 +32,18 @@ def open_database(path: str | Path) -> duckdb.DuckDBPyConnection:
 
 def ingest_in_memory(
     paths: list[str | Path],
+    *,
+    after_fork: Callable[[], object] | None = None,
 ) -> tuple[duckdb.DuckDBPyConnection, IngestResult]:
-    """Ingest recordings into an in-memory database (for `rtlens report FILE…`)."""
+    """Ingest recordings into an in-memory database (for `rtlens report FILE…`).
+
+    `after_fork` is called once ingest has forked its worker processes, the first moment
+    at which this process may start threads of its own."""
     opened: list[duckdb.DuckDBPyConnection] = []
 
     def open_memory() -> duckdb.DuckDBPyConnection:  # after ingest has forked its workers
+        if after_fork is not None:
+            after_fork()
         opened.append(store.connect(None))
         return opened[0]
 

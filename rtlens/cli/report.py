@@ -53,7 +53,7 @@ def report(
     if not paths and db is None:
         raise click.UsageError("give recordings (files or folders) or --db FILE")
     try:
-        result = build(list(paths), db, v2v_threshold_ms=v2v_threshold)
+        result = build(list(paths), db, v2v_threshold_ms=v2v_threshold, html=html_path is not None)
     except NoSessionsError as exc:
         raise click.ClickException(str(exc)) from exc  # ran, found nothing: exit 1
     except InputError as exc:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,17 +45,25 @@ def build(
     db: str | Path | None = None,
     *,
     v2v_threshold_ms: float = DEFAULT_V2V_THRESHOLD_MS,
+    html: bool = False,
 ) -> Report:
-    """The report for recordings (ingested in memory) or for a database (all, or `paths`)."""
+    """The report for recordings (ingested in memory) or for a database (all, or `paths`).
+
+    With `html` (an HTML page will be asked for), the plotting code starts loading in the
+    background at once: importing matplotlib takes about half a second, which otherwise
+    comes after the ingest and the queries instead of beside them."""
     problems: list[FileProblem] = []
+    preload = _preload_html if html else None
     if db is None:
         if not paths:
             raise InputError("give recordings (files or folders) or --db")
-        con, result = ingest_in_memory(paths)
+        con, result = ingest_in_memory(paths, after_fork=preload)
         problems = result.problems
         n = set_scope(con, None)
         title = f"rtlens report: {_describe(paths)}"
     else:
+        if preload is not None:
+            preload()
         con = open_database(db)
         n = set_scope(con, sessions_for_files(con, paths) if paths else None)
         title = f"rtlens report: {db}" + (f" ({_describe(paths)})" if paths else "")
@@ -61,6 +71,19 @@ def build(
         reasons = "; ".join(f"{Path(p.source_file).name}: {p.first}" for p in problems[:3])
         raise NoSessionsError("no sessions to report" + (f" ({reasons})" if reasons else ""))
     return Report(con, title, summarize(con, v2v_threshold_ms=v2v_threshold_ms), problems)
+
+
+def _preload_html() -> None:
+    """Import the HTML renderer (and matplotlib) on a background thread; `Report.html`'s own
+    import then finds it loaded, or waits for it. A failure here is left for that import to
+    report. Never call this before ingest has forked its workers: a process forked while
+    another thread is importing can deadlock on the import lock."""
+
+    def load() -> None:
+        with contextlib.suppress(Exception):
+            import rtlens.report.html  # noqa: F401
+
+    threading.Thread(target=load, name="rtlens-preload-html", daemon=True).start()
 
 
 def _describe(paths: list[str | Path]) -> str:
