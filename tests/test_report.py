@@ -209,6 +209,8 @@ def test_figures_carry_the_turn_data(tmp_path):
     assert [t.get_text() for t in tl.get_yticklabels()] == list(figures.LANES)
     speech = next(c for c in tl.collections if c.get_label() == "user speech")
     assert len(speech.get_paths()) == 3  # three user utterances
+    commits = next(c for c in tl.collections if c.get_label() == "turn commits")
+    assert len(commits.get_segments()) == sum(t["committed_ms"] is not None for t in turns)
     rates = figures.rate_limits(detail.rate_limit_rows(report.con))
     lines = {ln.get_label(): list(ln.get_ydata()) for ln in rates.axes[0].get_lines()}
     assert lines["tokens"] == [97.5, 95.0] and lines["requests"] == [99.0]

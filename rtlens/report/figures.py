@@ -15,6 +15,18 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
 MAX_BARS = 80  # above this, per-item bars become dots or areas
+# Fixed margins (fractions of the 11-inch figure) instead of a layout engine: constrained
+# layout drew every figure twice to measure it, a third of the HTML report's time on a
+# one-hour session. The labels here are short and of known kinds, so fixed room fits them.
+_MARGINS = {"left": 0.08, "right": 0.985, "bottom": 0.15, "top": 0.89, "wspace": 0.2}
+
+
+def _figure(height: float, **margins: float) -> Figure:
+    fig = Figure(figsize=(11, height))
+    fig.subplots_adjust(**{**_MARGINS, **margins})
+    return fig
+
+
 CATEGORY_COLORS = {"clean": "#2b7bba", "tool": "#e08a1e", "interrupted": "#c4384a"}
 LANES = ("user speech", "response", "model audio", "tool", "barge-in")
 LANE_COLORS = {
@@ -67,7 +79,7 @@ def timeline(
     calls: list[dict[str, Any]],
 ) -> Figure:
     """One time axis: user speech, responses, model audio, tool time and barge-ins."""
-    fig = Figure(figsize=(11, 3.6), layout="constrained")
+    fig = _figure(3.6, left=0.1)
     ax = fig.add_subplot()
     lane_y = {name: len(LANES) - i for i, name in enumerate(LANES)}
     spans: dict[str, list[tuple[float, float]]] = defaultdict(list)
@@ -105,8 +117,17 @@ def timeline(
             zorder=3,
         )
     commits = [t["committed_ms"] / 1000 for t in turns if t["committed_ms"] is not None]
-    for x in commits:
-        ax.axvline(x, color="#4caf7a", alpha=0.25, linewidth=0.8)
+    if commits:  # one collection, not a line per turn (hundreds in a long session)
+        ax.vlines(
+            commits,
+            0,
+            1,
+            transform=ax.get_xaxis_transform(),
+            color="#4caf7a",
+            alpha=0.25,
+            linewidth=0.8,
+            label="turn commits",
+        )
     ax.set_yticks([lane_y[n] for n in LANES], list(LANES))
     ax.set_ylim(0.4, len(LANES) + 0.6)
     ax.set_xlabel("seconds since the session's first event")
@@ -117,7 +138,7 @@ def timeline(
 
 def latency(turns: list[dict[str, Any]]) -> Figure:
     """Voice-to-voice per turn (coloured by category) and its distribution."""
-    fig = Figure(figsize=(11, 3.4), layout="constrained")
+    fig = _figure(3.4, wspace=0.22)
     per_turn, dist = fig.subplots(1, 2, width_ratios=(3, 1))
     timed = [t for t in turns if t["v2v_ms"] is not None]
     if len(timed) <= MAX_BARS:
@@ -159,7 +180,7 @@ def latency(turns: list[dict[str, Any]]) -> Figure:
 
 def tokens(responses: list[dict[str, Any]]) -> Figure:
     """Tokens per response stacked by kind, with the session's cumulative cost."""
-    fig = Figure(figsize=(11, 3.4), layout="constrained")
+    fig = _figure(3.4, right=0.93)
     ax = fig.add_subplot()
     billed = [r for r in responses if r["input_tokens"] is not None]
     xs = list(range(1, len(billed) + 1))
@@ -187,7 +208,7 @@ def tokens(responses: list[dict[str, Any]]) -> Figure:
 
 def rate_limits(rows: list[dict[str, Any]]) -> Figure:
     """Remaining share of each rate limit over time."""
-    fig = Figure(figsize=(11, 3.0), layout="constrained")
+    fig = _figure(3.0, bottom=0.17)
     ax = fig.add_subplot()
     by_name: dict[str, list[tuple[float, float]]] = defaultdict(list)
     for r in rows:
@@ -207,7 +228,7 @@ def rate_limits(rows: list[dict[str, Any]]) -> Figure:
 
 def fleet_latency(turns: list[dict[str, Any]], sessions: list[dict[str, Any]]) -> Figure:
     """Across sessions: the v2v distribution by category, and each session's p50 vs cost."""
-    fig = Figure(figsize=(11, 3.4), layout="constrained")
+    fig = _figure(3.4)
     dist, scatter = fig.subplots(1, 2)
     _histogram(dist, [t for t in turns if t["v2v_ms"] is not None])
     dist.set_title("Voice-to-voice, all turns")
