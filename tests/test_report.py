@@ -161,6 +161,12 @@ def test_fleet_report_over_the_sample_folder():
     )
     text = run("report", str(SAMPLES)).stdout
     assert "Across sessions" in text and max(len(x) for x in text.splitlines()) <= 100
+    # A turn number or a last value would belong to one session only: not shown for many.
+    rates = text.split("Rate limits (lowest headroom of any session)\n")[1].split("\n\n")[0]
+    assert rates.splitlines()[1].split() == ["name", "limit", "lowest", "remaining"]
+    tokens = next(line.split() for line in rates.splitlines() if line.split()[0] == "tokens")
+    low = got["rate_limits"]["tokens"]
+    assert tokens[1:3] == [f"{low['limit']:,}", f"{low['min_remaining']:,}"]
 
 
 def test_html_is_one_self_contained_file(tmp_path):

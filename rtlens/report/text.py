@@ -211,17 +211,24 @@ def _rate_limits(summary: dict[str, Any]) -> list[str]:
     rl = summary["rate_limits"]
     if not rl:
         return [*_heading("Rate limits"), "  no rate_limits.updated events"]
-    out = _heading("Rate limits")
-    out.append(f"  {'name':12}{'limit':>14}{'lowest remaining':>24}{'at turn':>9}{'last':>14}")
+    one = summary["sessions"] == 1
+    # Across sessions, a turn number or a last value belongs to one session among many and
+    # reads as if it described them all: only the lowest headroom and its limit are shown.
+    out = _heading("Rate limits" if one else "Rate limits (lowest headroom of any session)")
+    head = f"  {'name':12}{'limit':>14}{'lowest remaining':>24}"
+    out.append(head + (f"{'at turn':>9}{'last':>14}" if one else ""))
     for name, r in rl.items():
         low = "-" if r["min_remaining"] is None else f"{r['min_remaining']:,}"
         if r["min_remaining_pct"] is not None:
             pct = r["min_remaining_pct"]
             low += f" ({pct:.2f}%)" if pct > 99 else f" ({pct:.1f}%)"
         limit = "-" if r["limit"] is None else f"{r['limit']:,}"
-        last = "-" if r["last_remaining"] is None else f"{r['last_remaining']:,}"
-        at = "-" if r["min_at_turn"] is None else str(r["min_at_turn"])
-        out.append(f"  {name:12}{limit:>14}{low:>24}{at:>9}{last:>14}")
+        row = f"  {name:12}{limit:>14}{low:>24}"
+        if one:
+            last = "-" if r["last_remaining"] is None else f"{r['last_remaining']:,}"
+            at = "-" if r["min_at_turn"] is None else str(r["min_at_turn"])
+            row += f"{at:>9}{last:>14}"
+        out.append(row)
     return out
 
 
