@@ -131,3 +131,20 @@ def test_the_append_shortcut_does_all_that_the_catalogue_route_would():
     handler(st, 1.0, {"type": "input_audio_buffer.append", "audio": ""}, 960)
     changed = {k for k, v in vars(st).items() if before.get(k) != v}
     assert changed == {"input_audio_bytes"} and st.input_audio_bytes == 960
+
+
+def test_events_reach_the_sink_in_bounded_chunks_whatever_their_kind(tmp_path):
+    """Appends, other events and non-JSON frames all count towards a chunk, so a recording
+    of nothing but text frames is streamed too, not held until its end."""
+    s = Session("chunks")
+    s.server(0, "session.created", session=ga_session())
+    for n in range(5):
+        s.client(10 + n, "input_audio_buffer.append", audio=b64(960), event_id=f"a{n}")
+    for n in range(7):
+        s.raw(b'{"ts":1764067052.1,"dir":"client","text":"not json %d"}' % n)
+    sizes: list[int] = []
+    result = normalize.normalize_file(
+        s.write(tmp_path / "c.jsonl"), sink=lambda lines, _t: sizes.append(len(lines)), chunk_rows=3
+    )
+    assert sum(sizes) == result.n_events == 13
+    assert max(sizes) <= 3

@@ -175,6 +175,7 @@ def _run(
     input_audio_bytes = 0  # of APPEND records (what `turns.append` counts for EVENT ones)
     seq = -1
     long_bytes = 0  # JSON in `tuples`
+    long_chunk_bytes = LONG_CHUNK_BYTES
     first_us: int | None = None
     last_us: int | None = None
     t_us: int | None = None
@@ -195,10 +196,6 @@ def _run(
                 client_types[id_field.decode()] = append_type
             add(append_format % (file_index, seq, line_no, ts_us, t_us, audio, id_field, event))
             input_audio_bytes += audio
-            if sink is not None and len(lines) >= chunk_rows:
-                sink(lines, tuples)
-                lines, tuples, long_bytes = [], [], 0
-                add = lines.append
         elif kind == EVENT:
             seq += 1
             route = handler = wire_type = None
@@ -265,10 +262,6 @@ def _run(
                             "raw": raw.decode(),
                         }
                     )
-            if sink is not None and (len(lines) >= chunk_rows or long_bytes > LONG_CHUNK_BYTES):
-                sink(lines, tuples)
-                lines, tuples, long_bytes = [], [], 0
-                add = lines.append
         elif kind == ERROR:
             st.ingest_errors.append({"line_no": line_no, "error": event, "raw": audio})
         elif kind in (TEXT, BINARY):
@@ -290,6 +283,10 @@ def _run(
             st.close = event
         elif kind == HEADER:  # a second header: the reader reports it; nothing to do here
             pass
+        if sink is not None and (len(lines) >= chunk_rows or long_bytes > long_chunk_bytes):
+            sink(lines, tuples)
+            lines, tuples, long_bytes = [], [], 0
+            add = lines.append
     st.n_events = seq + 1
     st.last_ts_us = last_us
     st.input_audio_bytes += input_audio_bytes
