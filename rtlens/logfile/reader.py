@@ -139,7 +139,6 @@ def _read_lines(
     line_no = first_line_no - 1
     header_pending = True  # the first line with content may be the header
     pending: list[bytes] = []  # the start of a line that continues in the next block
-    loads = _loads
     read = stream.read
     append_head = _APPEND_HEAD.match if appends else _never
     for block in chain((head,), iter(lambda: read(_BLOCK), b"")):
@@ -189,13 +188,8 @@ def _read_lines(
                 continue
             line = block[pos:nl]
             pos = nl + 1
-            try:
-                obj = loads(line)
-            except _JSONDecodeError as exc:
-                if line.strip():
-                    yield (ERROR, line_no, None, None, f"invalid JSON: {exc}", cut(line))
-                continue
-            yield _classify(obj, line_no, line, None)
+            if line.strip():
+                yield _parse_line(line, line_no)
         if end + 1 < len(block):
             pending.append(block[end + 1 :])
         reached[0] = line_no
