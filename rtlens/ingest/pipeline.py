@@ -5,7 +5,7 @@ files of event lines (`rtlens.eventlines`) and their other tables as rows, throu
 bounded queue; this process alone writes to DuckDB (one writer per database file), in one
 transaction, so a failed run leaves the database as it was. The workers are started before
 this process even imports DuckDB, and they never do. Memory stays bounded: event files are
-small, the queue holds a few messages, and DuckDB is capped.
+small, the queue holds a bounded number of small messages, and DuckDB is capped.
 
 Re-ingesting replaces: rows of sessions previously loaded from the same files, or with the
 same session id (a moved or copied recording), are deleted first.
@@ -229,10 +229,10 @@ class _Writer:
         for name, rows in tables.rows.items():
             if name != "events":
                 self.small[name].extend(rows)
+                self.small_rows += len(rows)
         self.result.sessions += len(tables.rows["sessions"])
         self.result.events += tables.n_events
         _note_problems(self.result, tables.source_file, tables.rows["ingest_errors"])
-        self.small_rows += sum(len(rows) for rows in tables.rows.values())
         if self.small_rows >= _FLUSH_SMALL_ROWS:
             self._flush_small()
 
