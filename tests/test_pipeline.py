@@ -197,7 +197,9 @@ def test_an_empty_file_is_an_error_not_a_session(tmp_path):
 
 def test_the_writer_process_never_imports_the_normalizer_or_its_workers_duckdb(folder, tmp_path):
     """The writer is the busier process: the workers import (and run) the normalizer, and
-    are forked before the writer imports DuckDB."""
+    are forked before the writer imports DuckDB, and the writer imports DuckDB's engine
+    alone, not the package's slow-to-import Python layer (see `rtlens.store.engine`)."""
+    import importlib.util
     import subprocess
     import sys
 
@@ -207,15 +209,32 @@ def test_the_writer_process_never_imports_the_normalizer_or_its_workers_duckdb(f
         "import rtlens.ingest.workers as w\n"
         "_worker = w._worker\n"
         "def spy(*args):\n"
-        "    line = f'worker saw duckdb: {\"duckdb\" in sys.modules}\\n'\n"
+        "    seen = '_duckdb' in sys.modules or 'duckdb' in sys.modules\n"
+        "    line = f'worker saw duckdb: {seen}\\n'\n"
         "    os.write(1, line.encode())  # one write: the two workers' lines stay whole\n"
         "    _worker(*args)\n"
         "w._worker = spy\n"
         f"ingest([{str(folder)!r}], {str(tmp_path / 'w.duckdb')!r}, workers=2)\n"
         "print('writer has normalizer:', 'rtlens.ingest.normalize' in sys.modules)\n"
+        "print('writer has the engine:', '_duckdb' in sys.modules)\n"
+        "print('writer has the package:', 'duckdb' in sys.modules)\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
     )
     assert "writer has normalizer: False" in done.stdout
     assert done.stdout.count("worker saw duckdb: False") == 2
+    if importlib.util.find_spec("_duckdb") is not None:  # DuckDB 1.4 and later
+        assert "writer has the engine: True" in done.stdout
+        assert "writer has the package: False" in done.stdout
+
+
+def test_the_engine_rtlens_imports_is_the_one_callers_import():
+    """A caller's `import duckdb` and rtlens's engine make the same objects."""
+    import duckdb
+
+    from rtlens.store.engine import duckdb as engine
+
+    assert engine.connect is duckdb.connect
+    assert engine.DuckDBPyConnection is duckdb.DuckDBPyConnection
+    assert isinstance(engine.connect(":memory:"), duckdb.DuckDBPyConnection)

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import duckdb
-
 from rtlens.analysis.summary import SCOPE
+from rtlens.store.engine import duckdb
 
 
 def _dicts(cur: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:

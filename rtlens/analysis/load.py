@@ -6,11 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-import duckdb
-
 from rtlens.ingest.pipeline import IngestResult, expand_inputs, ingest
 from rtlens.logfile.reader import InputError
 from rtlens.store import db as store
+from rtlens.store.engine import duckdb
 from rtlens.store.views import create_views
 
 

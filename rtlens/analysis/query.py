@@ -9,7 +9,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-import duckdb
+from rtlens.store.engine import duckdb
 
 FORMATS = ("table", "csv", "json")
 MAX_CELL = 60

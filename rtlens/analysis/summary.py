@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import duckdb
+from rtlens.store.engine import duckdb
 
 SCOPE = "report_scope"
 LOW_HEADROOM_PCT = 10.0

@@ -32,11 +32,10 @@ def query(sql: str, db: str, fmt: str) -> None:
       rtlens query "select category, median(v2v_ms) from turn_latency group by 1"
       rtlens query - --format csv < my_query.sql > out.csv
     """
-    import duckdb
-
     from rtlens.analysis.load import open_database
     from rtlens.analysis.query import render, run
     from rtlens.logfile.reader import InputError
+    from rtlens.store.engine import duckdb
 
     if sql == "-":
         sql = sys.stdin.read()

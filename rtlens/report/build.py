@@ -8,13 +8,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import duckdb
-
 from rtlens.analysis import detail
 from rtlens.analysis.load import ingest_in_memory, open_database, sessions_for_files
 from rtlens.analysis.summary import DEFAULT_V2V_THRESHOLD_MS, set_scope, summarize
 from rtlens.ingest.pipeline import FileProblem
 from rtlens.logfile.reader import InputError
+from rtlens.store.engine import duckdb
 
 
 class NoSessionsError(InputError):

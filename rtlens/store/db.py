@@ -12,10 +12,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import duckdb
-
 from rtlens import eventlines
 from rtlens.schema import SCHEMA_VERSION, TABLE_NAMES, TABLES, create_table_sql, quote, sql_string
+from rtlens.store.engine import duckdb
 
 DEFAULT_DB = "rtlens.duckdb"
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import duckdb
+from rtlens.store.engine import duckdb
 
 
 @dataclass(frozen=True)
