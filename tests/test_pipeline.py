@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import duckdb
+import orjson
 import pytest
 from builders import Session, b64, ga_session, usage
 from click.testing import CliRunner
@@ -238,3 +239,46 @@ def test_the_engine_rtlens_imports_is_the_one_callers_import():
     assert engine.connect is duckdb.connect
     assert engine.DuckDBPyConnection is duckdb.DuckDBPyConnection
     assert isinstance(engine.connect(":memory:"), duckdb.DuckDBPyConnection)
+
+
+def test_numbers_too_large_for_the_tables_cost_their_line_or_field_not_the_run(tmp_path):
+    """Valid JSON numbers no recorder writes (a ts of 1e300, 2**64 - 1 tokens, a close code
+    of 2**64 - 1) once stopped the whole run with a DuckDB conversion error."""
+    path = tmp_path / "absurd.jsonl"
+    lines = [
+        {"rtlens": 1, "session_id": "s-absurd", "started_at": "2026-01-01T00:00:00Z"},
+        {"ts": 1e300, "dir": "server", "event": {"type": "session.created", "session": {}}},
+        {
+            "ts": 1.5,
+            "dir": "server",
+            "event": {"type": "response.created", "response": {"id": "r"}},
+        },
+        {"ts": 1.6, "dir": "server", "audio_bytes": 2**64 - 1, "event": {"type": "error"}},
+        {
+            "ts": 2.0,
+            "dir": "server",
+            "event": {
+                "type": "response.done",
+                "response": {
+                    "id": "r",
+                    "status": "completed",
+                    "usage": {"total_tokens": 1e300, "input_tokens": 2**64 - 1, "output_tokens": 5},
+                },
+            },
+        },
+        {"ts": 2.5, "close": {"by": "server", "code": 2**64 - 1}},
+    ]
+    path.write_bytes(b"\n".join(orjson.dumps(line) for line in lines) + b"\n")
+    result = ingest([path], tmp_path / "a.duckdb", workers=0)
+    con = duckdb.connect(str(tmp_path / "a.duckdb"), read_only=True)
+    errors = con.execute("SELECT line_no, error FROM ingest_errors ORDER BY ALL").fetchall()
+    assert [line_no for line_no, _ in errors] == [2, 4, 5, 5]
+    assert "'ts' must be a number of seconds" in errors[0][1]
+    assert "'audio_bytes' must be a byte count" in errors[1][1]
+    assert all("less than 2**53" in error for _, error in errors[2:])
+    assert result.events == 2  # response.created and response.done are kept
+    row = con.execute(
+        "SELECT output_tokens, input_tokens, total_tokens FROM responses WHERE response_id = 'r'"
+    ).fetchone()
+    assert row == (5, None, None)
+    assert con.execute("SELECT close_by, close_code FROM sessions").fetchone() == ("server", None)

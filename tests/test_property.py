@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import orjson
 from hypothesis import HealthCheck, given, settings
@@ -11,9 +12,21 @@ from hypothesis import strategies as st
 
 from rtlens.catalogue import BY_WIRE
 from rtlens.ingest.normalize import normalize_file
+from rtlens.ingest.pipeline import ingest
 from rtlens.schema import TABLES
+from rtlens.store.db import connect
 
 WIRE_TYPES = sorted(BY_WIRE)  # (direction, type)
+_STORES: list[Any] = []
+
+
+def _store() -> Any:
+    """One in-memory database for all examples (re-ingesting replaces a file's rows)."""
+    if not _STORES:
+        _STORES.append(connect(None))
+    return _STORES[0]
+
+
 FIELDS = [
     "response",
     "item",
@@ -41,8 +54,8 @@ FIELDS = [
 json_values = st.recursive(
     st.none()
     | st.booleans()
-    | st.integers(-(2**40), 2**40)
-    | st.floats(allow_nan=False)
+    | st.integers(-(2**63), 2**64 - 1)  # every integer orjson reads
+    | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(max_size=12),
     lambda children: (
         st.lists(children, max_size=3)
@@ -54,6 +67,10 @@ json_values = st.recursive(
 )
 
 
+# Numbers that are valid JSON but no time or byte count: out of the tables' ranges.
+absurd_numbers = st.sampled_from([1e300, -1e300, 2**64 - 1, -(2**63), 1e11, 2**53, -1])
+
+
 @st.composite
 def good_lines(draw):
     direction, wire_type = draw(st.sampled_from(WIRE_TYPES))
@@ -61,7 +78,9 @@ def good_lines(draw):
     event.update(draw(st.dictionaries(st.sampled_from(FIELDS), json_values, max_size=5)))
     record = {"dir": direction, "event": event}
     if draw(st.booleans()):
-        record = {"ts": draw(st.floats(1.7e9, 1.8e9)), **record}
+        record = {"ts": draw(st.floats(1.7e9, 1.8e9) | absurd_numbers), **record}
+    if draw(st.integers(0, 9)) == 0:
+        record["audio_bytes"] = draw(st.integers(0, 10**6) | absurd_numbers)
     return orjson.dumps(record)
 
 
@@ -89,9 +108,12 @@ def _is_bad(line: bytes) -> bool:
     if not isinstance(obj, dict):
         return True
     if "dir" in obj:
+        ts, audio_bytes = obj.get("ts", 0), obj.get("audio_bytes", 0)
         return (
             obj.get("dir") not in ("client", "server")
-            or not isinstance(obj.get("ts", 0), (int, float))
+            or not isinstance(ts, (int, float))
+            or not abs(ts) < 1e11
+            or not (type(audio_bytes) is int and 0 <= audio_bytes < 2**53)
             or "event" not in obj
         )
     return not isinstance(obj.get("type"), str)
@@ -105,7 +127,10 @@ def test_mangled_input_never_crashes_and_keeps_every_good_line(picks):
         path = Path(tmp) / "mangled.jsonl"
         path.write_bytes(b"\n".join(lines) + b"\n")
         result = normalize_file(path)
+        stored = ingest([path], con=_store(), workers=0)  # every row fits the real tables
     good_line_nos = [i for i, line in enumerate(lines, 1) if not _is_bad(line)]
+    assert stored.events == len(good_line_nos)
+    assert stored.ingest_errors == len(result.rows["ingest_errors"])
     bad_line_nos = [i for i, line in enumerate(lines, 1) if _is_bad(line)]
     event_cols = TABLES["events"].column_names
     events = [dict(zip(event_cols, r, strict=True)) for r in result.rows["events"]]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from rtlens.ingest.state import SessionState
+from rtlens.logfile.reader import MAX_ABS_INT
 
 
 def get_str(st: SessionState, obj: Any, key: str, where: str) -> str | None:
@@ -25,10 +26,11 @@ def get_int(st: SessionState, obj: Any, key: str, where: str) -> int | None:
     if value is None:
         return None
     if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, float) and value.is_integer():
+        if -MAX_ABS_INT < value < MAX_ABS_INT:
+            return value
+    elif isinstance(value, float) and value.is_integer() and -MAX_ABS_INT < value < MAX_ABS_INT:
         return int(value)
-    st.field_error(where, key, "an integer", value)
+    st.field_error(where, key, "an integer (less than 2**53 in size)", value)
     return None
 
 

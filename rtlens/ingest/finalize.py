@@ -337,10 +337,10 @@ def _session_row(
         "n_ingest_errors": len(ingest_errors),
         "input_audio_ms": st.input_audio_bytes / cfg.input_format[1],
         "output_audio_ms": sum(r["audio_ms"] or 0.0 for r in responses),
-        "total_tokens": sum(total_tokens),
+        "total_tokens": _bigint(sum(total_tokens)),
         "cost_usd": None if any(c is None for c in billed) else sum(billed),
         "close_by": close.get("by"),
-        "close_code": close.get("code") if isinstance(close.get("code"), int) else None,
+        "close_code": _close_code(close.get("code")),
         "close_reason": close.get("reason") if isinstance(close.get("reason"), str) else None,
     }
 
@@ -363,3 +363,16 @@ def _header_start(header: dict[str, Any]) -> int | None:
         return int(datetime.fromisoformat(started.replace("Z", "+00:00")).timestamp() * 1_000_000)
     except ValueError:
         return None
+
+
+def _bigint(value: int) -> int | None:
+    """A sum for a BIGINT column, or None if absurd inputs made it too large to store."""
+    return value if -(2**63) <= value < 2**63 else None
+
+
+def _close_code(code: Any) -> int | None:
+    """A WebSocket close code (1000-4999 in practice; anything else of the 16-bit range is
+    kept too)."""
+    if isinstance(code, int) and not isinstance(code, bool) and 0 <= code < 65536:
+        return code
+    return None

@@ -58,6 +58,12 @@ Record = tuple[str, int, int | None, Any, Any, Any]
 _loads = orjson.loads
 _JSONDecodeError = orjson.JSONDecodeError
 _DIRECTIONS = frozenset(("client", "server"))
+# Timestamps beyond this many seconds from 1970 (the year 5138) are refused with the line:
+# they are not times a recorder writes, and µs that large no longer fit the tables' integers.
+MAX_ABS_TS = 1e11
+# Integers a line or an event may carry into an integer column (JSON parsers agree on those;
+# larger ones would not fit, or would overflow when summed, and stop the whole run).
+MAX_ABS_INT = 2**53
 
 
 class InputError(Exception):
@@ -359,7 +365,12 @@ def _classify(obj: Any, line_no: int, line: bytes, stripped_len: int | None) -> 
     """Turn one parsed line into a record (frame, close, bare event or error)."""
     if type(obj) is dict and len(obj) == 3:  # the usual frame line: ts, dir and event only
         ts, direction, event = obj.get("ts"), obj.get("dir"), obj.get("event")
-        if type(ts) is float and type(event) is dict and direction in _DIRECTIONS:
+        if (
+            type(ts) is float
+            and -MAX_ABS_TS < ts < MAX_ABS_TS
+            and type(event) is dict
+            and direction in _DIRECTIONS
+        ):
             if stripped_len is None:
                 wire_type = event.get("type")
                 field = _AUDIO_FIELD.get((direction, wire_type)) if type(wire_type) is str else None
@@ -370,8 +381,17 @@ def _classify(obj: Any, line_no: int, line: bytes, stripped_len: int | None) -> 
         return (ERROR, line_no, None, None, "not a JSON object", cut(line))
     if "dir" in obj or "close" in obj:
         ts = obj.get("ts")
-        if ts is not None and (not isinstance(ts, (int, float)) or isinstance(ts, bool)):
-            return (ERROR, line_no, None, None, "'ts' must be a number of seconds", cut(line))
+        if ts is not None and (
+            not isinstance(ts, (int, float)) or isinstance(ts, bool) or not abs(ts) < MAX_ABS_TS
+        ):
+            return (
+                ERROR,
+                line_no,
+                None,
+                None,
+                "'ts' must be a number of seconds since 1970 (less than 1e11)",
+                cut(line),
+            )
         ts_us = None if ts is None else round(ts * 1_000_000)
         if "close" in obj:
             close = obj["close"]
@@ -384,8 +404,15 @@ def _classify(obj: Any, line_no: int, line: bytes, stripped_len: int | None) -> 
         if "event" in obj:
             event = obj["event"]
             audio = obj.get("audio_bytes")
-            if audio is not None and (not isinstance(audio, int) or isinstance(audio, bool)):
-                return (ERROR, line_no, None, None, "'audio_bytes' must be an integer", cut(line))
+            if audio is not None and not _is_byte_count(audio):
+                return (
+                    ERROR,
+                    line_no,
+                    None,
+                    None,
+                    "'audio_bytes' must be a byte count (an integer from 0 to 2**53)",
+                    cut(line),
+                )
             if stripped_len is not None:
                 audio = stripped_len if audio is None else audio
             elif isinstance(event, dict):
@@ -432,6 +459,10 @@ def _classify(obj: Any, line_no: int, line: bytes, stripped_len: int | None) -> 
         "neither an rtlens line nor an event with a 'type'",
         cut(line),
     )
+
+
+def _is_byte_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < MAX_ABS_INT
 
 
 # ---- JSON array ------------------------------------------------------------------------------
