@@ -1,7 +1,7 @@
 """The DuckDB store: tables created from the schema, rows appended in bulk, sessions replaced.
 
-Rows arrive as tuples in schema column order and are appended as one list parameter per
-column; `events` rows are derived in SQL from the normalizer's event lines (see
+Rows arrive as tuples in schema column order and are appended as one JSON array per column
+(`append_rows`); `events` rows are derived in SQL from the normalizer's event lines (see
 `rtlens.eventlines`). Timestamps travel as epoch µs and are converted in SQL, exactly. A
 run happens in one transaction: if it fails, the database is as it was.
 """
@@ -12,11 +12,14 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from rtlens import eventlines
 from rtlens.schema import SCHEMA_VERSION, TABLE_NAMES, TABLES, create_table_sql, quote, sql_string
 from rtlens.store.engine import duckdb
 
 DEFAULT_DB = "rtlens.duckdb"
+_dumps = orjson.dumps
 
 
 # Rows per row group when ingest writes. DuckDB compresses a row group when it is full; with
@@ -81,30 +84,60 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("BEGIN; " + ";\n".join(statements) + "; COMMIT")
 
 
-def _select_list(table: str) -> str:
-    """Typed columns from a relation of one unnested list parameter per column."""
-    parts = []
-    for col in TABLES[table].columns:
-        if col.type == "TIMESTAMPTZ":  # epoch µs, converted exactly
-            parts.append("make_timestamptz(unnest(?::BIGINT[]))")
-        elif col.type == "JSON":
-            parts.append("CAST(unnest(?::VARCHAR[]) AS JSON)")
-        else:
-            parts.append(f"unnest(?::{col.type}[])")
-    return ", ".join(parts)
+def _column_sql(kind: str, source: str) -> str:
+    """A typed column from `source`, an SQL list of this column's values."""
+    if kind == "TIMESTAMPTZ":  # epoch µs, converted exactly
+        return f"make_timestamptz(unnest({source}))"
+    if kind == "JSON":
+        return f"CAST(unnest({source}) AS JSON)"
+    return f"unnest({source})"
 
 
-_SELECT = {name: _select_list(name) for name in TABLE_NAMES}
+def _value_type(kind: str) -> str:
+    return {"TIMESTAMPTZ": "BIGINT", "JSON": "VARCHAR"}.get(kind, kind)
+
+
+# Per column type: the SQL taking its values as one JSON array, or as a list parameter.
+_FROM_JSON = {
+    kind: _column_sql(kind, f"from_json_strict(?, '[\"{_value_type(kind)}\"]')")
+    for kind in {col.type for table in TABLES.values() for col in table.columns}
+}
+_FROM_LIST = {kind: _column_sql(kind, f"?::{_value_type(kind)}[]") for kind in _FROM_JSON}
 
 
 def append_rows(con: duckdb.DuckDBPyConnection, table: str, rows: list[tuple[Any, ...]]) -> None:
     """Append rows (tuples in schema column order) to a table.
 
-    The rows go in as one list parameter per column: DuckDB converts them in C++, with no
-    Python work per value here (and no NumPy or pandas to import).
+    Each column goes in as one JSON array that DuckDB parses in C++: half the time of a
+    Python list parameter, which DuckDB converts at about 1 µs a value (ingest benchmark:
+    0.061 s -> 0.032 s for 2,300 rows of eight tables). A column whose JSON would not say
+    the same goes in as a list parameter instead (see `_json_array`).
     """
-    if rows:
-        con.execute(f"INSERT INTO {table} SELECT {_SELECT[table]}", _columns(rows))
+    if not rows:
+        return
+    select: list[str] = []
+    params: list[Any] = []
+    for column, values in zip(TABLES[table].columns, zip(*rows, strict=True), strict=True):
+        text = _json_array(values, column.type)
+        if text is None:
+            select.append(_FROM_LIST[column.type])
+            params.append(list(values))
+        else:
+            select.append(_FROM_JSON[column.type])
+            params.append(text)
+    con.execute(f"INSERT INTO {table} SELECT {', '.join(select)}", params)
+
+
+def _json_array(values: tuple[Any, ...], kind: str) -> str | None:
+    """The values as a JSON array, or None if JSON cannot carry them: orjson refuses text
+    that is not valid Unicode and writes NaN and infinities as null."""
+    try:
+        text = _dumps(values)
+    except TypeError:  # orjson.JSONEncodeError
+        return None
+    if kind == "DOUBLE" and text.count(b"null") != values.count(None):
+        return None
+    return text.decode()
 
 
 def _columns(rows: list[tuple[Any, ...]]) -> list[list[Any]]:
