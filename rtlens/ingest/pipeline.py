@@ -117,10 +117,10 @@ def ingest(
                 con = store.connect(
                     db if db is not None else store.DEFAULT_DB,
                     row_group_size=store.INGEST_ROW_GROUP_SIZE,
+                    # the workers have the cores; DuckDB's threads would wait
+                    threads=1 if pool.processes else None,
                 )
                 con.execute("SET memory_limit = ?", [memory_limit])
-                if pool.processes:  # the workers have the cores; DuckDB's threads would wait
-                    con.execute("SET threads = 1")
             writer = _Writer(con, store, files, on_file_done, memory_limit if own else None)
             con.execute("BEGIN TRANSACTION")
             try:

@@ -30,22 +30,29 @@ INGEST_ROW_GROUP_SIZE = 32_768
 
 
 def connect(
-    path: str | Path | None, *, read_only: bool = False, row_group_size: int | None = None
+    path: str | Path | None,
+    *,
+    read_only: bool = False,
+    row_group_size: int | None = None,
+    threads: int | None = None,
 ) -> duckdb.DuckDBPyConnection:
     """Open (or create) an rtlens database; `None` or ":memory:" gives an in-memory one.
 
     `row_group_size` applies to what this connection writes (DuckDB takes it when a file is
-    attached, not as a setting)."""
+    attached, not as a setting). `threads` caps DuckDB's threads from the start: creating
+    the schema runs some two hundred statements, and each costs DuckDB about 0.3 ms with
+    its thread pool but 0.17 ms without (0.056 s -> 0.032 s for the lot)."""
+    config: dict[str, Any] = {} if threads is None else {"threads": threads}
     if path is None or str(path) == ":memory:":
-        con = duckdb.connect(":memory:")
+        con = duckdb.connect(":memory:", config=config)
     elif row_group_size is not None and not read_only:
-        con = duckdb.connect(":memory:")
+        con = duckdb.connect(":memory:", config=config)
         con.execute(
             f"ATTACH {sql_string(str(path))} AS rtlens (ROW_GROUP_SIZE {int(row_group_size)})"
         )
         con.execute("USE rtlens")
     else:
-        con = duckdb.connect(str(path), read_only=read_only)
+        con = duckdb.connect(str(path), read_only=read_only, config=config)
     con.execute("SET TimeZone = 'UTC'")
     if not read_only:
         ensure_schema(con)
