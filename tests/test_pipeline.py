@@ -282,3 +282,30 @@ def test_numbers_too_large_for_the_tables_cost_their_line_or_field_not_the_run(t
     ).fetchone()
     assert row == (5, None, None)
     assert con.execute("SELECT close_by, close_code FROM sessions").fetchone() == ("server", None)
+
+
+def test_each_insert_passes_only_the_sessions_of_its_own_files(tmp_path, monkeypatch):
+    """An event file's INSERT gets the session ids of the files its lines come from, not of
+    every file so far: with thousands of files, the latter grew the cost of every insert."""
+    import rtlens.ingest.workers as workers
+    from rtlens.store import db as store
+
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(30):
+        make_session(folder / f"s{i:02}.jsonl", f"sess-{i}", turns=3)  # 22 lines each
+    ingest([folder], tmp_path / "whole.duckdb", workers=0)
+    passed: list[dict[int, str]] = []
+    append = store.append_event_files
+
+    def spy(con, paths, sessions):
+        passed.append(dict(sessions))
+        append(con, paths, sessions)
+
+    monkeypatch.setattr(store, "append_event_files", spy)
+    monkeypatch.setattr(workers, "FLUSH_LINES", 30)  # an event file per file or two
+    ingest([folder], tmp_path / "split.duckdb", workers=0)
+    assert len(passed) >= 15
+    assert max(len(sessions) for sessions in passed) <= 2
+    assert sorted(i for sessions in passed for i in sessions) == list(range(30))
+    assert dump(tmp_path / "split.duckdb") == dump(tmp_path / "whole.duckdb")

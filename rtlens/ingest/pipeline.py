@@ -161,7 +161,6 @@ class _Writer:
         self.owner: dict[str, int] = {}  # session id -> index of the file providing it
         self.session_of: dict[int, str] = {}  # file index -> its session, if its rows land
         self.existing: set[str] = set()
-        self.event_files: list[Path] = []
         self.event_tuples: list[tuple[Any, ...]] = []
         self.tuple_bytes = 0
         self.small: dict[str, list[tuple[Any, ...]]] = {n: [] for n in TABLE_NAMES if n != "events"}
@@ -189,8 +188,9 @@ class _Writer:
         if kind == "begin":
             self._begin(index, message[2])
         elif kind == "event_file":  # inserted at once: the last one is all that waits at the end
-            self.event_files.append(message[2])
-            self._flush_event_files()
+            path, (first, last) = message[2], message[3]
+            self.store.append_event_files(self.con, [path], self._sessions(first, last))
+            path.unlink()
         elif kind == "event_tuples":
             path = message[2]
             with path.open("rb") as spooled:
@@ -207,7 +207,6 @@ class _Writer:
         elif kind == "failed":
             session_id = self.session_of.pop(index, None)
             if session_id is not None:
-                self._flush_event_files()
                 self._flush_event_tuples()
                 self.store.delete_sessions(self.con, [session_id])
             row = (session_id, self.resolved[index], None, message[2], None)
@@ -240,17 +239,19 @@ class _Writer:
         if self.on_file_done is not None:
             self.on_file_done(self.files[index])
 
-    def _flush_event_tuples(self) -> None:
-        self.store.append_event_tuples(self.con, self.event_tuples, self.session_of)
-        self.event_tuples, self.tuple_bytes = [], 0
+    def _sessions(self, first: int, last: int) -> dict[int, str]:
+        """The sessions of files `first` to `last` whose rows land (skipped or failed files
+        are not in `session_of`): only these go to DuckDB with an insert, so its cost does
+        not grow with the number of files in the run."""
+        session_of = self.session_of
+        return {i: session_of[i] for i in range(first, last + 1) if i in session_of}
 
-    def _flush_event_files(self) -> None:
-        """Insert the event files received so far; lines of skipped or failed files are
-        left out (they are not in `session_of`)."""
-        self.store.append_event_files(self.con, self.event_files, self.session_of)
-        for path in self.event_files:
-            path.unlink()
-        self.event_files = []
+    def _flush_event_tuples(self) -> None:
+        if self.event_tuples:
+            indexes = [t[0] for t in self.event_tuples]
+            sessions = self._sessions(min(indexes), max(indexes))
+            self.store.append_event_tuples(self.con, self.event_tuples, sessions)
+        self.event_tuples, self.tuple_bytes = [], 0
 
     def _flush_small(self) -> None:
         for name, rows in self.small.items():
@@ -259,7 +260,6 @@ class _Writer:
         self.small_rows = 0
 
     def finish(self) -> None:
-        self._flush_event_files()
         self._flush_event_tuples()
         self._flush_small()
 

@@ -1,8 +1,9 @@
 """Worker processes for ingest: each normalizes whole files and reports by messages.
 
 Messages, in order per file: ("begin", index, session_id); its events, as
-("event_file", -1, path) for a file of event lines (see `rtlens.eventlines`; a
-recording's lines may span several such files, and small recordings share one) and
+("event_file", -1, path, (first, last)) for a file of event lines (see `rtlens.eventlines`)
+of files `first` to `last` (a recording's lines may span several such files, and small
+recordings share one) and
 ("event_tuples", index, path) for a pickled list of the rare events too long for a line;
 then ("done", index, SessionTables) or ("failed", index, reason). A worker ends with
 ("exit", -1). Events travel in files, so every message is small: the queue can hold many
@@ -56,6 +57,7 @@ class EventSpool:
         self.put, self.chunk_dir = put, chunk_dir
         self.lines: list[bytes] = []
         self.size = 0
+        self.first = self.last = -1  # the file indexes the lines come from (in task order)
         self.numbers = itertools.count()
 
     def add(self, index: int, lines: list[bytes], tuples: list[EventTuple]) -> None:
@@ -64,6 +66,11 @@ class EventSpool:
             with path.open("wb") as out:
                 pickle.dump(tuples, out, protocol=pickle.HIGHEST_PROTOCOL)
             self.put(("event_tuples", index, path))
+        if not lines:
+            return
+        if not self.lines:
+            self.first = index
+        self.last = index
         self.lines.extend(lines)
         self.size += sum(map(len, lines))
         if len(self.lines) >= FLUSH_LINES or self.size >= FLUSH_BYTES:
@@ -75,7 +82,7 @@ class EventSpool:
         path = self._next_path("evl")
         with path.open("wb") as out:
             out.write(b"".join(self.lines))
-        self.put(("event_file", -1, path))
+        self.put(("event_file", -1, path, (self.first, self.last)))
         self.lines, self.size = [], 0
 
     def _next_path(self, suffix: str) -> Path:

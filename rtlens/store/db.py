@@ -156,7 +156,8 @@ def append_event_files(
     con: duckdb.DuckDBPyConnection, paths: list[Path], sessions: dict[int, str]
 ) -> None:
     """Append the `events` rows of event-line files (see `rtlens.eventlines`); lines of
-    files not in `sessions` (file index -> session id) are left out."""
+    files not in `sessions` (file index -> session id) are left out. `sessions` need hold
+    only the files these lines come from (its span is passed to DuckDB as a list)."""
     if paths:
         _append_events(con, eventlines.read_files_sql(paths), [], sessions)
 
@@ -172,8 +173,15 @@ def append_event_tuples(
 def _append_events(
     con: duckdb.DuckDBPyConnection, source: str, params: list[Any], sessions: dict[int, str]
 ) -> None:
-    select = eventlines.select_events(source, eventlines.sessions_relation())
-    con.execute(f"INSERT INTO events {select}", [*params, list(sessions), list(sessions.values())])
+    if not sessions:
+        return  # every line belongs to a file whose rows are left out
+    first, last = min(sessions), max(sessions)
+    session_ids = [sessions.get(index) for index in range(first, last + 1)]
+    select = eventlines.select_events(source, first)
+    # Parameters in the order they appear in the SQL: the SELECT list's, then the source's.
+    con.execute(
+        f"INSERT INTO events {select}", [session_ids, *eventlines.catalogue_params(), *params]
+    )
 
 
 def derive_events(
