@@ -157,7 +157,7 @@ def breakdown(corpus: Path, repeats: int = 3) -> dict[str, float]:
 
 def _breakdown_once(corpus: Path) -> dict[str, float]:
     from rtlens.ingest.normalize import normalize_file
-    from rtlens.ingest.workers import EventSpool
+    from rtlens.ingest.workers import FLUSH_LINES, EventSpool
     from rtlens.logfile.reader import read_records
     from rtlens.store import db as store
 
@@ -188,25 +188,28 @@ def _breakdown_once(corpus: Path) -> dict[str, float]:
         )
         t = time.process_time()
         spool = EventSpool(messages.append, Path(tmp))
-        for i in range(0, len(lines), 16_384):
-            spool.add(0, lines[i : i + 16_384], [])
+        for i in range(0, len(lines), FLUSH_LINES):  # files of the size workers write
+            spool.add(0, lines[i : i + FLUSH_LINES], [])
         spool.flush()
         out["event lines to files (workers)"] = time.process_time() - t
         db = Path(tmp) / "x.duckdb"
-        t = time.process_time()
-        target = store.connect(db)
+        t = time.process_time()  # as the writer opens it while the workers run
+        target = store.connect(db, row_group_size=store.INGEST_ROW_GROUP_SIZE, threads=1)
+        target.execute("SET memory_limit = '128MB'")
         out["create database and schema"] = time.process_time() - t
         sessions = {i: r.session_id for i, r in enumerate(results)}
-        paths = [m[2] for m in messages if m[0] == "event_file"]
-        # DuckDB works on several threads: count the whole process's CPU (both cores).
+        files = [m[2] for m in messages if m[0] == "event_file"]
+        # DuckDB may use other threads (at the commit): count the whole process's CPU.
         before = os.times()
         target.execute("BEGIN")
-        store.append_event_files(target, paths, sessions)
+        for path in files:  # one insert per file, as the writer does
+            store.append_event_files(target, [path], sessions)
         after = os.times()
         out["events from event lines (writer's DuckDB)"] = (after.user - before.user) + (
             after.system - before.system
         )
         before = os.times()
+        target.execute("RESET threads")  # as the writer does once the workers are done
         for name in results[0].rows:
             if name != "events":
                 store.append_rows(target, name, [x for r in results for x in r.rows[name]])
