@@ -22,10 +22,11 @@ DEFAULT_DB = "rtlens.duckdb"
 _dumps = orjson.dumps
 
 
-# Rows per row group when ingest writes. DuckDB compresses a row group when it is full; with
-# its default (122,880 rows) a run of a few hundred thousand events compressed nearly all of
-# them at the very end, on one core, after the workers were done. Smaller groups are
-# compressed as they fill, while the workers still run.
+# Rows per row group when ingest writes. DuckDB compresses full row groups a few at a time,
+# whenever its write buffer (a share of the memory cap) is full, and the rest at the commit;
+# with its default (122,880 rows) a run of a few hundred thousand events compressed nearly
+# all of them at the very end, on one core, after the workers were done. Smaller groups
+# are compressed while the workers still run.
 INGEST_ROW_GROUP_SIZE = 32_768
 
 
