@@ -180,24 +180,6 @@ def _run(
     last_us: int | None = None
     t_us: int | None = None
     for kind, line_no, ts_us, direction, event, audio in records:
-        if kind == APPEND:  # 78% of lines: their own short path, with a timestamp always
-            if first_us is None:  # (direction holds the event id as bytes; see the reader)
-                first_us = st.first_ts_us = ts_us
-            last_us = ts_us
-            seq += 1
-            if direction is None:
-                id_field = b"None"
-            else:
-                id_field = direction
-                client_types[id_field.decode()] = append_type
-            t_us = ts_us - first_us  # type: ignore[operator]  # APPEND records have a ts
-            add(append_format % (file_index, seq, line_no, ts_us, t_us, audio, id_field, event))
-            input_audio_bytes += audio
-            if sink is not None and len(lines) >= chunk_rows:
-                sink(lines, tuples)
-                lines, tuples, long_bytes = [], [], 0
-                add = lines.append
-            continue
         if ts_us is not None:
             if first_us is None:
                 first_us = st.first_ts_us = ts_us
@@ -205,7 +187,16 @@ def _run(
             t_us = ts_us - first_us
         else:
             t_us = None
-        if kind == EVENT:
+        if kind == APPEND:  # 78% of lines (direction holds the event id as bytes; see the reader)
+            seq += 1
+            if direction is None:
+                id_field = b"None"
+            else:
+                id_field = direction
+                client_types[id_field.decode()] = append_type
+            add(append_format % (file_index, seq, line_no, ts_us, t_us, audio, id_field, event))
+            input_audio_bytes += audio
+        elif kind == EVENT:
             seq += 1
             route = handler = wire_type = None
             if type(event) is dict:
