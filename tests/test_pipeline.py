@@ -241,6 +241,41 @@ def test_the_engine_rtlens_imports_is_the_one_callers_import():
     assert isinstance(engine.connect(":memory:"), duckdb.DuckDBPyConnection)
 
 
+def test_an_absurd_time_on_an_audio_line_costs_that_line_not_the_run(tmp_path):
+    """Audio lines take the reader's own path (the audio is cut out before parsing); it once
+    let a ts of 1e300 through that the ordinary path refuses, and the run stopped."""
+    path = tmp_path / "absurd-audio.jsonl"
+    audio = b64(4800)
+    lines = [
+        {"rtlens": 1, "session_id": "s-absurd-audio", "started_at": "2026-01-01T00:00:00Z"},
+        {"ts": 1.0, "dir": "server", "event": {"type": "response.created", "response": {}}},
+        {
+            "ts": 1e300,
+            "dir": "server",
+            "event": {"type": "response.output_audio.delta", "response_id": "r", "delta": audio},
+        },
+        {
+            "ts": 1.2,
+            "dir": "client",
+            "event": {"type": "input_audio_buffer.append", "audio": audio},
+        },
+        {
+            "ts": -1e300,
+            "dir": "client",
+            "event": {"type": "input_audio_buffer.append", "audio": audio},
+        },
+    ]
+    path.write_bytes(b"\n".join(orjson.dumps(line) for line in lines) + b"\n")
+    result = ingest([path], tmp_path / "a.duckdb", workers=0)
+    con = duckdb.connect(str(tmp_path / "a.duckdb"), read_only=True)
+    errors = con.execute("SELECT line_no, error FROM ingest_errors ORDER BY ALL").fetchall()
+    assert [line_no for line_no, _ in errors] == [3, 5]
+    assert all("'ts' must be a number of seconds" in error for _, error in errors)
+    assert result.events == 2
+    kept = con.execute("SELECT line_no, audio_bytes FROM events ORDER BY line_no").fetchall()
+    assert kept == [(2, None), (4, 4800)]
+
+
 def test_numbers_too_large_for_the_tables_cost_their_line_or_field_not_the_run(tmp_path):
     """Valid JSON numbers no recorder writes (a ts of 1e300, 2**64 - 1 tokens, a close code
     of 2**64 - 1) once stopped the whole run with a DuckDB conversion error."""

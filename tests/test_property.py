@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,8 @@ from rtlens.schema import TABLES
 from rtlens.store.db import connect
 
 WIRE_TYPES = sorted(BY_WIRE)  # (direction, type)
+# Audio events as often as all the others: the reader reads them its own way.
+AUDIO_WIRE_TYPES = [key for key in WIRE_TYPES if BY_WIRE[key].audio_field]
 _STORES: list[Any] = []
 
 
@@ -73,9 +76,12 @@ absurd_numbers = st.sampled_from([1e300, -1e300, 2**64 - 1, -(2**63), 1e11, 2**5
 
 @st.composite
 def good_lines(draw):
-    direction, wire_type = draw(st.sampled_from(WIRE_TYPES))
+    direction, wire_type = draw(st.sampled_from(WIRE_TYPES) | st.sampled_from(AUDIO_WIRE_TYPES))
     event = {"type": wire_type}
     event.update(draw(st.dictionaries(st.sampled_from(FIELDS), json_values, max_size=5)))
+    audio_field = BY_WIRE[(direction, wire_type)].audio_field
+    if audio_field and draw(st.booleans()):  # real base64 audio: the reader's audio paths
+        event[audio_field] = base64.b64encode(draw(st.binary(min_size=1, max_size=64))).decode()
     record = {"dir": direction, "event": event}
     if draw(st.booleans()):
         record = {"ts": draw(st.floats(1.7e9, 1.8e9) | absurd_numbers), **record}

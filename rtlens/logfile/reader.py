@@ -354,29 +354,38 @@ def _fast_audio_line(data: bytes, pos: int, nl: int, line_no: int) -> Record | N
     if type(event) is not dict or event.get(field) != "" or event.get("type") != wire_type:
         return None  # the match was not the event's own top-level field: parse normally
     decoded = (end - start) * 3 // 4 - (data[end - 1] == 0x3D) - (data[end - 2] == 0x3D)
-    ts = obj.get("ts")
-    direction = obj.get("dir")
-    if type(ts) is float and direction in _DIRECTIONS and "audio_bytes" not in obj:
-        return (EVENT, line_no, round(ts * 1_000_000), direction, event, decoded)
-    return _classify(obj, line_no, data[pos:nl], decoded)
+    record = _usual_frame(obj, line_no, decoded)
+    return record if record is not None else _classify(obj, line_no, data[pos:nl], decoded)
+
+
+def _usual_frame(obj: Any, line_no: int, stripped_len: int | None) -> Record | None:
+    """The EVENT record of the usual frame line (`ts` a float in range, `dir`, an `event`
+    object, nothing else), or None: `_classify` then judges the line in full. The one
+    check both the ordinary and the audio path make, so neither lets a time through that
+    the other refuses."""
+    if type(obj) is not dict or len(obj) != 3:
+        return None
+    ts, direction, event = obj.get("ts"), obj.get("dir"), obj.get("event")
+    if not (
+        type(ts) is float
+        and -MAX_ABS_TS < ts < MAX_ABS_TS
+        and type(event) is dict
+        and direction in _DIRECTIONS
+    ):
+        return None
+    if stripped_len is None:
+        wire_type = event.get("type")
+        field = _AUDIO_FIELD.get((direction, wire_type)) if type(wire_type) is str else None
+        if field is not None or "item" in event:
+            stripped_len = strip_audio(event, field)
+    return (EVENT, line_no, round(ts * 1_000_000), direction, event, stripped_len)
 
 
 def _classify(obj: Any, line_no: int, line: bytes, stripped_len: int | None) -> Record:
     """Turn one parsed line into a record (frame, close, bare event or error)."""
-    if type(obj) is dict and len(obj) == 3:  # the usual frame line: ts, dir and event only
-        ts, direction, event = obj.get("ts"), obj.get("dir"), obj.get("event")
-        if (
-            type(ts) is float
-            and -MAX_ABS_TS < ts < MAX_ABS_TS
-            and type(event) is dict
-            and direction in _DIRECTIONS
-        ):
-            if stripped_len is None:
-                wire_type = event.get("type")
-                field = _AUDIO_FIELD.get((direction, wire_type)) if type(wire_type) is str else None
-                if field is not None or "item" in event:
-                    stripped_len = strip_audio(event, field)
-            return (EVENT, line_no, round(ts * 1_000_000), direction, event, stripped_len)
+    record = _usual_frame(obj, line_no, stripped_len)
+    if record is not None:
+        return record
     if not isinstance(obj, dict):
         return (ERROR, line_no, None, None, "not a JSON object", cut(line))
     if "dir" in obj or "close" in obj:
