@@ -174,8 +174,9 @@ _ROWS: list[tuple[Direction, str, str, str, str, str, str]] = [
      "rate_limits", "-", "Rate-limit sample: `rate_limits[]{name, limit, remaining, reset_seconds}`."),
     # ---- client events -------------------------------------------------------------------
     ("client", "session.update", "session.update transcription_session.update",
-     "session.update", "", "-",
-     "The app asks for a configuration; the server's `session.updated` says what took effect."),
+     "session.update", "sessions", "-",
+     "The app asks for a configuration; the server's `session.updated` says what took effect. "
+     "Appends sent after it are in the input audio format it asks for."),
     ("client", "input_audio_buffer.append", "input_audio_buffer.append",
      "input_audio_buffer.append session.input_audio_buffer.append", "turns", "audio",
      "A chunk of user audio (base64). `session.input_audio_buffer.append` is an undocumented GA alias."),

@@ -658,3 +658,221 @@ def test_failed_response_is_an_error_row(tmp_path):
     err = one(result, "errors", source="response_failed")
     assert (err["code"], err["type"], err["response_id"]) == ("rate_limit_exceeded", "tokens", "r")
     assert one(result, "responses", response_id="r")["status_reason"] == "rate_limit_exceeded"
+
+
+# ---- the app's response.create, matched to the response that answers it --------------------
+
+
+def manual_ga_session() -> dict:
+    session = ga_session()
+    session["audio"]["input"]["turn_detection"] = None
+    return session
+
+
+def test_manual_turn_v2v_starts_at_a_create_sent_before_the_commit_was_acknowledged(tmp_path):
+    s = Session()
+    s.server(0, "session.created", session=manual_ga_session())
+    s.client(100, "input_audio_buffer.append", audio=b64(48_000))
+    s.client(3000, "input_audio_buffer.commit", event_id="c1")
+    s.client(3100, "response.create", event_id="r1")  # sent before the server's `committed`
+    s.server(3150, "input_audio_buffer.committed", item_id="item_m1")
+    s.server(3300, "response.created", response={"id": "resp_m1", "conversation_id": "conv"})
+    s.server(3700, "response.output_audio.delta", response_id="resp_m1", delta=b64(4800))
+    s.server(3800, "response.done", response={"id": "resp_m1", "status": "completed"})
+    turn = one(normalize_file(s.write(tmp_path / "m.jsonl")), "turns", turn=1)
+    # start = later of commit (3000) and create (3100) = 3100
+    assert turn["trigger"] == "manual"
+    assert turn["v2v_ms"] == 3700 - 3100
+    assert turn["turn_gap_ms"] == 3300 - 3100
+
+
+def test_text_turn_v2v_starts_at_the_create_sent_before_the_item_was_acknowledged(tmp_path):
+    s = Session()
+    s.server(0, "session.created", session=beta_session())
+    user_item = {"type": "message", "role": "user", "content": [{"type": "input_text"}]}
+    s.client(500, "conversation.item.create", event_id="ic1", item=user_item)
+    s.client(600, "response.create", event_id="rc1")
+    s.server(620, "conversation.item.created", item={"id": "item_t1", **user_item})
+    s.server(700, "response.created", response={"id": "resp_t1", "conversation_id": "conv"})
+    s.server(900, "response.audio.delta", response_id="resp_t1", item_id="a1", delta=b64(9600))
+    turn = one(normalize_file(s.write(tmp_path / "t.jsonl")), "turns", turn=1)
+    assert turn["trigger"] == "text"
+    assert turn["v2v_ms"] == 900 - 600  # later of item create (500) and create (600)
+
+
+def test_an_out_of_band_create_neither_starts_a_turn_nor_takes_its_trigger(tmp_path):
+    s = Session()
+    s.server(0, "session.created", session=manual_ga_session())
+    s.client(100, "input_audio_buffer.append", audio=b64(48_000))
+    s.client(1000, "input_audio_buffer.commit", event_id="c1")
+    s.server(1050, "input_audio_buffer.committed", item_id="item_m1")
+    oob = {"conversation": "none", "output_modalities": ["text"]}
+    s.client(1100, "response.create", event_id="oob", response=oob)
+    s.server(1150, "response.created", response={"id": "resp_oob", "conversation_id": None})
+    s.server(1300, "response.done", response={"id": "resp_oob", "status": "completed"})
+    s.client(1400, "response.create", event_id="r1")
+    s.server(1450, "response.created", response={"id": "resp_m1", "conversation_id": "conv"})
+    s.server(1700, "response.output_audio.delta", response_id="resp_m1", delta=b64(4800))
+    result = normalize_file(s.write(tmp_path / "oob.jsonl"))
+    turn = one(result, "turns", turn=1)
+    assert turn["v2v_ms"] == 1700 - 1400  # the turn's create, not the out-of-band one (1100)
+    assert turn["turn_gap_ms"] == 1450 - 1400
+    assert one(result, "responses", response_id="resp_oob")["turn"] is None
+    assert one(result, "responses", response_id="resp_m1")["trigger"] == "response.create"
+
+
+def test_triggers_follow_the_request_each_response_answers(tmp_path):
+    """An out-of-band create sent just before the VAD commits; a create the server refuses;
+    an out-of-band response between a tool output and its follow-up."""
+    s = Session()
+    s.server(0, "session.created", session=beta_session())
+    s.server(100, "input_audio_buffer.speech_started", audio_start_ms=0, item_id="u1")
+    s.server(900, "input_audio_buffer.speech_stopped", audio_end_ms=800, item_id="u1")
+    oob = {"conversation": "none", "modalities": ["text"]}
+    s.client(905, "response.create", event_id="oob1", response=oob)
+    s.server(950, "input_audio_buffer.committed", item_id="u1")
+    s.server(1000, "response.created", response={"id": "r_vad", "conversation_id": "conv"})
+    s.server(1010, "response.created", response={"id": "r_oob1", "conversation_id": None})
+    s.client(1100, "response.create", event_id="refused")
+    s.server(
+        1110,
+        "error",
+        error={"code": "conversation_already_has_active_response", "event_id": "refused"},
+    )
+    call = {"id": "f1", "type": "function_call", "call_id": "c1", "name": "f", "arguments": "{}"}
+    s.server(
+        1200, "response.done", response={"id": "r_vad", "status": "completed", "output": [call]}
+    )
+    s.client(
+        1500, "conversation.item.create", item={"type": "function_call_output", "call_id": "c1"}
+    )
+    s.client(1600, "response.create", event_id="oob2", response=oob)
+    s.server(1650, "response.created", response={"id": "r_oob2", "conversation_id": None})
+    s.client(1810, "response.create", event_id="followup")
+    s.server(1900, "response.created", response={"id": "r_follow", "conversation_id": "conv"})
+    s.server(2000, "input_audio_buffer.speech_started", audio_start_ms=1800, item_id="u2")
+    s.server(2500, "input_audio_buffer.speech_stopped", audio_end_ms=2300, item_id="u2")
+    s.server(2550, "input_audio_buffer.committed", item_id="u2")
+    s.server(2600, "response.created", response={"id": "r_vad2", "conversation_id": "conv"})
+    result = normalize_file(s.write(tmp_path / "triggers.jsonl"))
+    triggers = {r["response_id"]: r["trigger"] for r in table(result, "responses")}
+    assert triggers == {
+        "r_vad": "turn",
+        "r_oob1": "response.create",
+        "r_oob2": "response.create",
+        "r_follow": "function_call_output",
+        "r_vad2": "turn",  # not the refused create's
+    }
+
+
+def test_commit_by_the_app_while_the_vad_hears_speech_is_a_manual_turn(tmp_path):
+    s = Session()
+    s.server(0, "session.created", session=ga_session())
+    s.client(50, "input_audio_buffer.append", audio=b64(48_000))
+    s.server(100, "input_audio_buffer.speech_started", audio_start_ms=0, item_id="u1")
+    s.client(800, "input_audio_buffer.commit", event_id="c1")  # no speech_stopped
+    s.server(850, "input_audio_buffer.committed", item_id="u1")
+    s.client(900, "response.create", event_id="rc")
+    s.server(1000, "response.created", response={"id": "r1", "conversation_id": "conv"})
+    s.server(1300, "response.output_audio.delta", response_id="r1", item_id="a1", delta=b64(4800))
+    turn = one(normalize_file(s.write(tmp_path / "c.jsonl")), "turns", turn=1)
+    assert turn["trigger"] == "manual"
+    assert turn["speech_started_ms"] == 100
+    assert turn["v2v_ms"] == 1300 - 900  # later of commit (800) and create (900)
+
+
+# ---- barge-ins -------------------------------------------------------------------------------
+
+
+def test_a_truncate_of_an_unknown_item_is_not_pinned_on_an_old_speech(tmp_path):
+    s = Session()
+    s.server(0, "session.created", session=ga_session())
+    s.server(100, "input_audio_buffer.speech_started", audio_start_ms=50, item_id="u1")
+    s.server(800, "input_audio_buffer.speech_stopped", audio_end_ms=750, item_id="u1")
+    s.server(820, "input_audio_buffer.committed", item_id="u1")
+    s.client(9000, "conversation.item.truncate", item_id="old_item", audio_end_ms=300)
+    result = normalize_file(s.write(tmp_path / "tr.jsonl"))
+    row = one(result, "interruptions", item_id="old_item")
+    assert (row["speech_started_ms"], row["stop_ms"], row["turn"]) == (None, None, None)
+    assert row["audio_played_ms"] == 300
+    assert one(result, "turns", turn=1)["interrupted"] is False
+
+
+@pytest.mark.parametrize("done_before_truncate", [False, True])
+def test_push_to_talk_cancel_and_truncate_are_one_row_with_both(tmp_path, done_before_truncate):
+    s = Session()
+    s.server(0, "session.created", session=manual_ga_session())
+    s.client(100, "input_audio_buffer.append", audio=b64(48_000))
+    s.client(1000, "input_audio_buffer.commit", event_id="c1")
+    s.server(1050, "input_audio_buffer.committed", item_id="m1")
+    s.client(1100, "response.create", event_id="r1")
+    s.server(1200, "response.created", response={"id": "resp1", "conversation_id": "conv"})
+    assistant = {"id": "a1", "type": "message", "role": "assistant"}
+    s.server(1210, "response.output_item.added", response_id="resp1", item=assistant)
+    for t in (1300, 1400):  # 2 x 48,000 bytes = 2,000 ms generated
+        s.server(
+            t, "response.output_audio.delta", response_id="resp1", item_id="a1", delta=b64(48_000)
+        )
+    s.client(2000, "response.cancel", event_id="cx")
+    done = {"id": "resp1", "status": "cancelled", "status_details": {"reason": "client_cancelled"}}
+    if done_before_truncate:
+        s.server(2001, "response.done", response=done)
+    s.client(2002, "conversation.item.truncate", item_id="a1", audio_end_ms=600)
+    if not done_before_truncate:
+        s.server(2050, "response.done", response=done)
+    row = one(normalize_file(s.write(tmp_path / "ptt.jsonl")), "interruptions", item_id="a1")
+    assert row["reason"] == "client_cancelled"
+    assert (row["cancel_ms"], row["truncate_ms"]) == (2000, 2002)
+    assert (row["audio_generated_ms"], row["audio_played_ms"], row["audio_unheard_ms"]) == (
+        2000,
+        600,
+        1400,
+    )
+
+
+# ---- audio formats, silence, cost ------------------------------------------------------------
+
+
+def test_input_audio_is_counted_in_the_format_it_was_sent_in(tmp_path):
+    s = Session()
+    s.server(0, "session.created", session=beta_session(fmt="g711_ulaw"))
+    s.client(10, "input_audio_buffer.append", audio=b64(8000))  # 8 bytes/ms: 1,000 ms
+    s.client(100, "session.update", session={"input_audio_format": "pcm16"})
+    s.client(110, "input_audio_buffer.append", audio=b64(48_000))  # sent after the update: 1,000 ms
+    s.server(120, "session.updated", session=beta_session(fmt="pcm16"))
+    s.client(130, "input_audio_buffer.append", audio=b64(24_000))  # 500 ms
+    session = one(normalize_file(s.write(tmp_path / "fmt.jsonl")), "sessions")
+    assert session["input_audio_format"] == "pcm16"
+    assert session["input_audio_ms"] == 2500
+
+
+def test_v2v_est_with_a_zero_silence_window_equals_v2v(tmp_path):
+    s = Session()
+    s.server(0, "session.created", session=ga_session(silence_ms=0))
+    s.server(100, "input_audio_buffer.speech_started", audio_start_ms=0, item_id="u1")
+    s.server(900, "input_audio_buffer.speech_stopped", audio_end_ms=800, item_id="u1")
+    s.server(950, "input_audio_buffer.committed", item_id="u1")
+    s.server(1000, "response.created", response={"id": "r1", "conversation_id": "conv"})
+    s.server(1300, "response.output_audio.delta", response_id="r1", item_id="a1", delta=b64(4800))
+    turn = one(normalize_file(s.write(tmp_path / "s.jsonl")), "turns", turn=1)
+    assert turn["v2v_ms"] == turn["v2v_est_ms"] == 400
+
+
+def test_zero_usage_without_details_costs_nothing_and_the_url_model_prices(tmp_path):
+    s = Session()  # no session.created: the model is only in the header's URL (gpt-realtime)
+    s.server(10, "response.created", response={"id": "r0", "conversation_id": "conv"})
+    zero = {"total_tokens": 0, "input_tokens": 0, "output_tokens": 0}
+    s.server(20, "response.done", response={"id": "r0", "status": "cancelled", "usage": zero})
+    s.server(30, "response.created", response={"id": "r1", "conversation_id": "conv"})
+    s.server(
+        40,
+        "response.done",
+        response={"id": "r1", "status": "completed", "usage": usage(10, 0, 0, 10)},
+    )
+    result = normalize_file(s.write(tmp_path / "cost.jsonl"))
+    assert one(result, "responses", response_id="r0")["cost_usd"] == 0
+    r1 = one(result, "responses", response_id="r1")
+    assert r1["model"] == "gpt-realtime"
+    # gpt-realtime: text in $4/M, audio out $64/M: 10 x 4 + 10 x 64 = 680 / 1e6
+    assert r1["cost_usd"] == pytest.approx(0.00068)
+    assert one(result, "sessions")["cost_usd"] == pytest.approx(0.00068)

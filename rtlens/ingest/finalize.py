@@ -36,7 +36,8 @@ def finalize(st: SessionState) -> dict[str, list[tuple[Any, ...]]]:
         r.audio_deltas for r in st.responses.values()
     )
     responses = sorted(st.responses.values(), key=lambda r: r.seq)
-    response_rows = [_response_row(r, webrtc) for r in responses]
+    model = session_model(st)
+    response_rows = [_response_row(r, webrtc, model) for r in responses]
     interruptions = _interruption_rows(st, webrtc)
     interrupted_turns = {row["turn"] for row in interruptions if row["turn"] is not None}
     interrupted_responses = {row["response_id"] for row in interruptions}
@@ -70,13 +71,16 @@ def finalize(st: SessionState) -> dict[str, list[tuple[Any, ...]]]:
     }
 
 
-def _response_row(r: Response, webrtc: bool) -> dict[str, Any]:
+def _response_row(r: Response, webrtc: bool, model: str | None) -> dict[str, Any]:
+    """`model`: the session's, for a response that started before the recording said it."""
     u = r.usage
     audio_ms = None if webrtc and not r.audio_deltas else r.audio_bytes / r.bytes_per_ms
     cost = None
     if u:
         cost = response_cost(
-            r.model,
+            r.model or model,
+            input_tokens=u.get("input_tokens"),
+            output_tokens=u.get("output_tokens"),
             input_text=u.get("input_text_tokens"),
             input_audio=u.get("input_audio_tokens"),
             input_image=u.get("input_image_tokens"),
@@ -106,7 +110,7 @@ def _response_row(r: Response, webrtc: bool) -> dict[str, Any]:
         "audio_deltas": r.audio_deltas,
         "text": text,
         "has_function_call": r.has_function_call,
-        "model": r.model,
+        "model": r.model or model,
         "cost_usd": cost,
         **{k: v for k, v in u.items() if k != "cached_image_tokens"},
     }
@@ -144,7 +148,7 @@ def _turn_row(turn: Turn, interrupted_turns: set[int], cut_responses: set[Any]) 
         "first_audio_response_id": audio_resp.response_id if audio_resp else None,
         "v2v_ms": v2v,
         "v2v_est_ms": v2v + turn.silence_ms
-        if vad and v2v is not None and turn.silence_ms
+        if vad and v2v is not None and turn.silence_ms is not None
         else None,
         "turn_gap_ms": _diff(first.created_ms if first else None, start),
         "ttfa_ms": _diff(first.first_audio_ms, first.created_ms) if first else None,
@@ -295,14 +299,15 @@ def _session_row(
     header = st.header
     beta, ga = st.votes["beta"], st.votes["ga"]
     dialect = "beta" if beta > ga else "ga" if ga > beta else "unknown"
-    upstream = header.get("upstream") if isinstance(header.get("upstream"), str) else None
-    model = cfg.model or _url_model(upstream)
+    upstream = _upstream(header)
+    model = session_model(st)
     started_us = st.first_ts_us if st.first_ts_us is not None else _header_start(header)
     ended_us = st.last_ts_us
     billed = [r["cost_usd"] for r in responses if r.get("input_tokens") is not None]
     billed += [t["cost_usd"] for t in transcriptions if t["status"] == "completed"]
     close = st.close or {}
-    in_fmt = cfg.input_format if cfg.input_format_seen or st.input_audio_bytes else None
+    input_audio_ms = st.input_audio_ms + st.input_audio_bytes / st.input_bytes_per_ms
+    in_fmt = cfg.input_format if cfg.input_format_seen or input_audio_ms else None
     out_fmt = (
         cfg.output_format
         if cfg.output_format_seen or any(r["audio_bytes"] for r in responses)
@@ -335,7 +340,7 @@ def _session_row(
         "n_interruptions": len(interruptions),
         "n_errors": len(errors),
         "n_ingest_errors": len(ingest_errors),
-        "input_audio_ms": st.input_audio_bytes / cfg.input_format[1],
+        "input_audio_ms": input_audio_ms,
         "output_audio_ms": sum(r["audio_ms"] or 0.0 for r in responses),
         "total_tokens": _bigint(sum(total_tokens)),
         "cost_usd": None if any(c is None for c in billed) else sum(billed),
@@ -343,6 +348,16 @@ def _session_row(
         "close_code": _close_code(close.get("code")),
         "close_reason": close.get("reason") if isinstance(close.get("reason"), str) else None,
     }
+
+
+def session_model(st: SessionState) -> str | None:
+    """The model the session reported, else the one its URL asked for."""
+    return st.config.model or _url_model(_upstream(st.header))
+
+
+def _upstream(header: dict[str, Any]) -> str | None:
+    upstream = header.get("upstream")
+    return upstream if isinstance(upstream, str) else None
 
 
 def _url_model(upstream: str | None) -> str | None:

@@ -251,6 +251,9 @@ def _run(
                 long_bytes += len(raw)
             if handler is not None:
                 st.seq, st.line_no, st.current_raw, st.current_ts_us = seq, line_no, raw, ts_us
+                if input_audio_bytes:  # before a format change can apply to it
+                    st.input_audio_bytes += input_audio_bytes
+                    input_audio_bytes = 0
                 try:
                     handler(st, None if t_us is None else t_us / 1000, event, audio)
                 except Exception as exc:

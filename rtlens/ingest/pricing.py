@@ -45,6 +45,8 @@ def _prices(kind: str, model: str | None) -> dict[str, float] | None:
 def response_cost(
     model: str | None,
     *,
+    input_tokens: int | None,
+    output_tokens: int | None,
     input_text: int | None,
     input_audio: int | None,
     input_image: int | None,
@@ -55,10 +57,14 @@ def response_cost(
     output_text: int | None,
     output_audio: int | None,
 ) -> float | None:
-    """USD for one response's usage, or None if the model has no price or usage is missing."""
+    """USD for one response's usage, or None if the model has no price or usage is missing.
+    Usage with no per-modality details costs 0 if it counts no tokens (a cancelled response
+    may report only zero totals), else it cannot be priced (None)."""
     prices = _prices("realtime", model)
-    if prices is None or (input_text is None and input_audio is None and output_text is None):
+    if prices is None:
         return None
+    if input_text is None and input_audio is None and output_text is None:
+        return 0.0 if input_tokens == 0 and output_tokens == 0 else None
     in_text, in_audio, in_image = input_text or 0, input_audio or 0, input_image or 0
     if cached_text is None and cached_audio is None and cached_image is None and cached:
         fresh_total = in_text + in_audio + in_image

@@ -65,6 +65,17 @@ class Response:
     audio_item_id: str | None = None  # the message item carrying its audio
     usage: dict[str, int | None] = field(default_factory=dict)
     model: str | None = None
+    cancel_ms: float | None = None  # when it was stopped, if it ended cancelled (see docs)
+
+
+@dataclass(slots=True)
+class CreateRequest:
+    """An app's `response.create` not yet answered by a `response.created`."""
+
+    seq: int
+    sent_ms: float | None
+    out_of_band: bool
+    event_id: str | None
 
 
 @dataclass(slots=True)
@@ -171,9 +182,11 @@ class SessionState:
         self.function_calls: dict[str, FunctionCall] = {}
         self.transcriptions: dict[str, Transcription] = {}
         self.client_types: dict[str, str] = {}  # client event_id -> type
-        self.last_commit_sent_ms: float | None = None
+        self.last_commit_sent: tuple[int, float | None] | None = None  # (seq, t)
         self.last_item_create_sent_ms: float | None = None
-        self.last_create: tuple[int, float | None, bool] | None = None  # (seq, t, out_of_band)
+        # the app's response.create requests in the order sent, until a response answers one
+        self.pending_creates: list[CreateRequest] = []
+        self.last_conversation_response: Response | None = None  # in-conversation only
         self.last_cancel_sent: tuple[int, float | None] | None = None
         self.last_output_sent: FunctionCall | None = None
         self.last_bad_frame: str | None = None  # type of the last non-JSON/binary client frame
@@ -184,7 +197,9 @@ class SessionState:
         # counters
         self.n_events = 0
         self.n_unknown = 0
-        self.input_audio_bytes = 0
+        self.input_audio_bytes = 0  # appended since the input format last changed
+        self.input_bytes_per_ms = DEFAULT_FORMAT[1]  # ... in that format
+        self.input_audio_ms = 0.0  # of the audio appended before
         self.output_audio_buffer_events = 0
         self.first_ts_us: int | None = None
         self.last_ts_us: int | None = None

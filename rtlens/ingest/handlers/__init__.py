@@ -19,6 +19,7 @@ HANDLERS: dict[str, Handler] = {
     # session, errors, rate limits
     "session.created": session.session_object,
     "session.updated": session.session_object,
+    "session.update": session.update_sent,
     "error": session.error,
     "rate_limits.updated": session.rate_limits,
     # user side

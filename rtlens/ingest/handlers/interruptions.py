@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from rtlens.ingest.fields import get_num, get_str
+from rtlens.ingest.handlers.responses import cancel_reason
 from rtlens.ingest.state import Interruption, Response, SessionState
 
 
@@ -30,11 +31,16 @@ def _truncation(st: SessionState, t: float | None, ev: dict[str, Any], where: st
         if played is not None:
             row.audio_played_ms = played
         return
-    speech = st.last_speech
-    if speech is not None and resp is not None and speech.seq < resp.seq:
-        speech = None  # that speech came before this response: not what cut it
+    if resp is not None:
+        speech = st.last_speech
+        if speech is not None and speech.seq < resp.seq:
+            speech = None  # that speech came before this response: not what cut it
+    else:
+        speech = st.speech  # response unknown: only a speech still going on can have cut it
     if row is None:
         row = st.interruptions[key] = Interruption(resp, item_id, "truncated", speech)
+        if resp is not None and resp.status == "cancelled":  # the app cancelled it first
+            row.reason, row.cancel_ms = cancel_reason(resp), resp.cancel_ms
     row.item_id = row.item_id or item_id
     row.speech = row.speech or speech
     row.truncate_ms = t

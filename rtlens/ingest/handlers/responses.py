@@ -6,16 +6,49 @@ from typing import Any
 
 from rtlens.ingest.audio import parse_format
 from rtlens.ingest.fields import get_dict, get_int, get_list, get_str
-from rtlens.ingest.state import FunctionCall, Interruption, Item, Response, SessionState
+from rtlens.ingest.state import (
+    CreateRequest,
+    FunctionCall,
+    Interruption,
+    Item,
+    Response,
+    SessionState,
+)
+
+# Creates waiting for an answer, at most: a create the server refused without saying which
+# (no event_id) would otherwise wait forever and be matched to an unrelated response.
+MAX_PENDING_CREATES = 16
 
 
 def create_sent(st: SessionState, t: float | None, ev: dict[str, Any], audio: int | None) -> None:
-    """The app's response.create: manual turns, extra responses, out-of-band requests."""
+    """The app's response.create: manual turns, extra responses, out-of-band requests. It
+    is matched to the `response.created` that answers it (see `created`)."""
     body = get_dict(st, ev, "response", "response.create") or {}
-    st.last_create = (st.seq, t, body.get("conversation") == "none")
-    turn = st.current_turn
-    if turn is not None and turn.response_create_ms is None and not turn.responses:
-        turn.response_create_ms = t
+    event_id = ev.get("event_id")
+    request = CreateRequest(
+        st.seq,
+        t,
+        body.get("conversation") == "none",
+        event_id if isinstance(event_id, str) else None,
+    )
+    st.pending_creates.append(request)
+    del st.pending_creates[:-MAX_PENDING_CREATES]
+
+
+def create_refused(st: SessionState, client_event_id: str | None, code: str | None) -> None:
+    """An error answering a response.create: that request gets no response. Without the
+    request's event_id, the refusal of a second in-conversation response (the API allows one
+    at a time) is taken to answer the latest such request."""
+    pending = st.pending_creates
+    for i, request in enumerate(pending):
+        if client_event_id is not None and request.event_id == client_event_id:
+            del pending[i]
+            return
+    if client_event_id is None and code == "conversation_already_has_active_response":
+        for i in range(len(pending) - 1, -1, -1):
+            if not pending[i].out_of_band:
+                del pending[i]
+                return
 
 
 def cancel_sent(st: SessionState, t: float | None, ev: dict[str, Any], audio: int | None) -> None:
@@ -36,28 +69,45 @@ def created(st: SessionState, t: float | None, ev: dict[str, Any], audio: int | 
     fmt = _response_format(body)
     if fmt is not None:
         resp.bytes_per_ms = fmt[1]
-    create = st.last_create
-    create_is_new = create is not None and (
-        st.last_response is None or create[0] > st.last_response.seq
+    # conversation_id is null for an out-of-band response (when the event carries it)
+    out_of_band = body.get("conversation_id") is None if "conversation_id" in body else None
+    request = _answered_request(st, out_of_band)
+    resp.out_of_band = (
+        out_of_band if out_of_band is not None else request is not None and request.out_of_band
     )
-    if "conversation_id" in body:
-        resp.out_of_band = body.get("conversation_id") is None
-    elif create_is_new and create is not None:
-        resp.out_of_band = create[2]
+    previous = st.last_conversation_response
     output = st.last_output_sent
     if (
-        output is not None
+        not resp.out_of_band
+        and output is not None
         and output.output_seq is not None
-        and (st.last_response is None or output.output_seq > st.last_response.seq)
+        and (previous is None or output.output_seq > previous.seq)
     ):
         resp.trigger = "function_call_output"
-    elif create_is_new:
+    elif request is not None:
         resp.trigger = "response.create"
-    if not resp.out_of_band and st.current_turn is not None:
-        resp.turn = st.current_turn
-        st.current_turn.responses.append(resp)
+    turn = st.current_turn
+    if not resp.out_of_band:
+        st.last_conversation_response = resp
+        if turn is not None:
+            if not turn.responses and request is not None:
+                turn.response_create_ms = request.sent_ms  # the start of a manual turn's v2v
+            resp.turn = turn
+            turn.responses.append(resp)
     st.active = resp
     st.last_response = resp
+
+
+def _answered_request(st: SessionState, out_of_band: bool | None) -> CreateRequest | None:
+    """The app's response.create that a new response answers, if any: the oldest waiting
+    one of the response's kind (in or out of the conversation, when the event says which;
+    the server answers requests in the order sent). None: the server started it itself."""
+    pending = st.pending_creates
+    for i, request in enumerate(pending):
+        if out_of_band is None or request.out_of_band == out_of_band:
+            del pending[i]
+            return request
+    return None
 
 
 def _response_format(body: dict[str, Any]) -> tuple[str, float] | None:
@@ -258,23 +308,26 @@ def _read_usage(st: SessionState, resp: Response, usage: dict[str, Any], where: 
 
 
 def _cancelled(st: SessionState, resp: Response, t: float | None) -> None:
-    """A cancelled response is a barge-in when user speech caused it (SPEC §3)."""
+    """A cancelled response is a barge-in when user speech caused it (SPEC §3), or when the
+    app also truncated its audio (push-to-talk: the user talked over it with no VAD)."""
+    cancel = st.last_cancel_sent  # the app's, if it came after this response started
+    if resp.status_reason != "turn_detected" and cancel is not None and cancel[0] > resp.seq:
+        resp.cancel_ms = cancel[1]
+    else:
+        resp.cancel_ms = t
     speech = st.last_speech
     spoke_during = speech is not None and speech.seq > resp.seq
-    if resp.status_reason == "turn_detected":
-        reason = "turn_detected"
-    elif spoke_during:
-        reason = resp.status_reason or "client_cancelled"
-    else:
-        return  # cancelled for another reason: visible in responses.status_reason only
     row = st.interruptions.get(resp.response_id)
+    if resp.status_reason != "turn_detected" and not spoke_during and row is None:
+        return  # cancelled for another reason: visible in responses.status_reason only
     if row is None:
         row = st.interruptions[resp.response_id] = Interruption(
-            resp, resp.audio_item_id, reason, speech if spoke_during else None
+            resp, resp.audio_item_id, "", speech if spoke_during else None
         )
-    row.reason = reason
-    cancel = st.last_cancel_sent
-    if reason != "turn_detected" and cancel is not None and cancel[0] > resp.seq:
-        row.cancel_ms = cancel[1]
-    else:
-        row.cancel_ms = t
+    row.reason = cancel_reason(resp)
+    row.cancel_ms = resp.cancel_ms
+
+
+def cancel_reason(resp: Response) -> str:
+    """An interruption's reason when its response ended cancelled."""
+    return resp.status_reason or "client_cancelled"

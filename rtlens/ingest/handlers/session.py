@@ -6,6 +6,7 @@ from typing import Any
 
 from rtlens.ingest.audio import parse_format
 from rtlens.ingest.fields import get_dict, get_int, get_list, get_num, get_str
+from rtlens.ingest.handlers.responses import create_refused
 from rtlens.ingest.state import SessionState
 
 
@@ -41,6 +42,31 @@ def session_object(
         cfg.model = model
 
 
+def update_sent(st: SessionState, t: float | None, ev: dict[str, Any], audio: int | None) -> None:
+    """The app's session.update: the server applies it before the appends sent after it, so
+    their audio is counted in the input format it asks for (`sessions.input_audio_ms`),
+    not in the old one until `session.updated` arrives. The session's configuration itself
+    is what the server reports."""
+    session = ev.get("session")
+    if not isinstance(session, dict):
+        return
+    value = session.get("input_audio_format")
+    audio_cfg = session.get("audio")
+    if value is None and isinstance(audio_cfg, dict) and isinstance(audio_cfg.get("input"), dict):
+        value = audio_cfg["input"].get("format")
+    parsed = parse_format(value) if value is not None else None
+    if parsed is not None:
+        _count_input_audio_as(st, parsed[1])
+
+
+def _count_input_audio_as(st: SessionState, bytes_per_ms: float) -> None:
+    """Count input audio appended from now on at this many bytes per ms."""
+    if bytes_per_ms != st.input_bytes_per_ms:
+        st.input_audio_ms += st.input_audio_bytes / st.input_bytes_per_ms
+        st.input_audio_bytes = 0
+        st.input_bytes_per_ms = bytes_per_ms
+
+
 def _apply_beta(st: SessionState, session: dict[str, Any], where: str) -> None:
     cfg = st.config
     if "voice" in session:
@@ -74,6 +100,7 @@ def _apply_format(st: SessionState, value: Any, which: str) -> None:
     if parsed is None:
         return
     if which == "input":
+        _count_input_audio_as(st, parsed[1])
         st.config.input_format, st.config.input_format_seen = parsed, True
     else:
         st.config.output_format, st.config.output_format_seen = parsed, True
@@ -101,6 +128,10 @@ def error(st: SessionState, t: float | None, ev: dict[str, Any], audio: int | No
     if client_event_id in st.truncates:
         st.truncates[client_event_id].truncate_rejected = True  # it did not take effect
     code = _code(err.get("code"))
+    if client_type == "response.create" or (
+        client_event_id is None and code == "conversation_already_has_active_response"
+    ):
+        create_refused(st, client_event_id, code)
     if (
         client_type is None
         and client_event_id is None

@@ -14,7 +14,7 @@ def append(st: SessionState, t: float | None, ev: dict[str, Any], audio: int | N
 
 
 def commit_sent(st: SessionState, t: float | None, ev: dict[str, Any], audio: int | None) -> None:
-    st.last_commit_sent_ms = t
+    st.last_commit_sent = (st.seq, t)
 
 
 def speech_started(
@@ -70,13 +70,23 @@ def committed(st: SessionState, t: float | None, ev: dict[str, Any], audio: int 
     speech = st.speech
     if speech is not None and speech.item_id not in (None, item_id):
         speech = None
-    if speech is not None:
+    commit = st.last_commit_sent
+    # The app committed while the VAD still heard speech (no speech_stopped yet): the app,
+    # not the VAD, ended this turn, and its commit starts v2v.
+    app_ended = (
+        speech is not None
+        and speech.stopped_ms is None
+        and commit is not None
+        and commit[0] > speech.seq
+    )
+    if speech is not None and not app_ended:
         turn = _new_turn(st, item_id, speech.trigger, t)
-        turn.speech = speech
-        speech.turn = turn
     else:
         turn = _new_turn(st, item_id, "manual", t)
-        turn.manual_start_ms = st.last_commit_sent_ms
+        turn.manual_start_ms = commit[1] if commit is not None else None
+    if speech is not None:
+        turn.speech = speech
+        speech.turn = turn
     st.speech = None
     if st.config.transcription_model and item_id:
         st.transcriptions.setdefault(item_id, Transcription(item_id, turn, t))
