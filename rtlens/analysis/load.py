@@ -8,6 +8,7 @@ from pathlib import Path
 
 from rtlens.ingest.pipeline import IngestResult, expand_inputs, ingest
 from rtlens.logfile.reader import InputError
+from rtlens.schema import SCHEMA_VERSION
 from rtlens.store import db as store
 from rtlens.store.engine import duckdb
 from rtlens.store.views import create_views
@@ -20,10 +21,22 @@ def open_database(path: str | Path) -> duckdb.DuckDBPyConnection:
     try:
         con = duckdb.connect(str(path), read_only=True)
     except duckdb.Error as exc:
-        raise InputError(f"{path}: not a DuckDB database ({exc})") from exc
+        first = str(exc).strip().splitlines()[0]
+        if "lock" in first.lower():
+            raise InputError(
+                f"{path}: the database is in use by another process ({first})"
+            ) from exc
+        raise InputError(f"{path}: not a DuckDB database ({first})") from exc
     tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
-    if "sessions" not in tables:
-        raise InputError(f"{path}: not an rtlens database (no sessions table)")
+    if "sessions" not in tables or "rtlens_meta" not in tables:
+        raise InputError(f"{path}: not an rtlens database (no sessions or rtlens_meta table)")
+    version = con.execute("SELECT max(schema_version) FROM rtlens_meta").fetchone()
+    if version is None or version[0] != SCHEMA_VERSION:
+        found = version[0] if version else None
+        raise InputError(
+            f"{path}: database schema version {found} differs from this rtlens's "
+            f"{SCHEMA_VERSION}: re-ingest into a new database file"
+        )
     con.execute("SET TimeZone = 'UTC'")
     create_views(con, temporary=True)
     return con

@@ -13,11 +13,14 @@ same session id (a moved or copied recording), are deleted first.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import pickle
+import signal
 import tempfile
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -106,8 +109,13 @@ def ingest(
     database this opens (not in a given `con`)."""
     started = time.perf_counter()
     files = expand_inputs(paths)
+    if parquet_dir is not None:
+        _check_parquet_dir(Path(parquet_dir))  # before the database changes, not after
     processes = default_processes(files) if workers is None else max(0, workers)
-    with tempfile.TemporaryDirectory(prefix="rtlens-ingest-") as chunk_dir:
+    with (
+        tempfile.TemporaryDirectory(prefix="rtlens-ingest-") as chunk_dir,
+        _sigterm_as_interrupt(),
+    ):
         pool = Pool(files, processes, Path(chunk_dir), fork=con is None or callable(con))
         pool.start()
         try:
@@ -117,13 +125,7 @@ def ingest(
             if callable(con):  # opened now that the workers are forked
                 con = con()
             if own:
-                con = store.connect(
-                    db if db is not None else store.DEFAULT_DB,
-                    row_group_size=store.INGEST_ROW_GROUP_SIZE,
-                    # the workers have the cores; DuckDB's threads would wait
-                    threads=1 if pool.processes else None,
-                )
-                con.execute("SET memory_limit = ?", [memory_limit])
+                con = _open(store, db if db is not None else store.DEFAULT_DB, pool, memory_limit)
             writer = _Writer(con, store, files, on_file_done, memory_limit if own else None)
             con.execute("BEGIN TRANSACTION")
             try:
@@ -132,18 +134,83 @@ def ingest(
                 if own and pool.processes:
                     con.execute("RESET threads")
                 writer.finish()
-                con.execute("COMMIT")
+                with writer.database_errors():
+                    con.execute("COMMIT")
             except BaseException:
-                con.execute("ROLLBACK")
+                with contextlib.suppress(store.duckdb.Error):  # e.g. out of memory again
+                    con.execute("ROLLBACK")
                 raise
         finally:
             pool.close()
     if parquet_dir is not None:
-        store.export_parquet(con, parquet_dir)
+        try:
+            store.export_parquet(con, parquet_dir)
+        except (OSError, store.duckdb.Error) as exc:
+            raise WriterError(
+                f"{parquet_dir}: writing Parquet failed ({_first(exc)}); the database "
+                "has the new rows: run again with --parquet to retry"
+            ) from exc
     if own:
         con.close()
     writer.result.seconds = time.perf_counter() - started
     return writer.result
+
+
+def _open(store: Any, path: str | Path, pool: Pool, memory_limit: str) -> Any:
+    """The database to write, or one clear error naming it."""
+    try:
+        con = store.connect(
+            path,
+            row_group_size=store.INGEST_ROW_GROUP_SIZE,
+            # the workers have the cores; DuckDB's threads would wait
+            threads=1 if pool.processes else None,
+        )
+        con.execute("SET memory_limit = ?", [memory_limit])
+    except (store.duckdb.Error, RuntimeError) as exc:
+        if _interrupted(exc, store.duckdb):
+            raise KeyboardInterrupt from exc
+        if isinstance(exc, store.duckdb.Error):
+            raise WriterError(f"{path}: cannot open the database: {_first(exc)}") from exc
+        raise WriterError(f"{path}: {exc}") from exc  # not rtlens's, or of another version
+    return con
+
+
+def _first(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _interrupted(exc: BaseException, duckdb: Any) -> bool:
+    """DuckDB's report that Ctrl-C (or SIGTERM, see below) stopped a query."""
+    if isinstance(exc, duckdb.InterruptException):
+        return True
+    return type(exc) is RuntimeError and str(exc) == "Query interrupted"
+
+
+def _check_parquet_dir(path: Path) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot write Parquet there ({exc.strerror})") from exc
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """While ingesting, SIGTERM unwinds like Ctrl-C: the transaction is rolled back, the
+    workers are stopped and the temporary folder removed (the default action would leave
+    the workers waiting forever on a queue nobody reads)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt  # what DuckDB also understands: it stops a running query
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 class _Writer:
@@ -164,6 +231,7 @@ class _Writer:
         self.owner: dict[str, int] = {}  # session id -> index of the file providing it
         self.session_of: dict[int, str] = {}  # file index -> its session, if its rows land
         self.existing: set[str] = set()
+        self.counted: dict[int, tuple[int, int, int]] = {}  # file index -> what its rows added
         self.event_tuples: list[tuple[Any, ...]] = []
         self.tuple_bytes = 0
         self.small: dict[str, list[tuple[Any, ...]]] = {n: [] for n in TABLE_NAMES if n != "events"}
@@ -172,19 +240,29 @@ class _Writer:
     def start(self) -> None:
         """Forget what these files loaded before (re-ingesting replaces, never duplicates)."""
         store, con = self.store, self.con
-        store.delete_sessions(con, store.sessions_of_files(con, self.resolved))
-        store.delete_file_errors(con, self.resolved)
-        self.existing = store.known_session_ids(con)
+        with self.database_errors():
+            store.delete_sessions(con, store.sessions_of_files(con, self.resolved))
+            store.delete_file_errors(con, self.resolved)
+            self.existing = store.known_session_ids(con)
 
     def handle(self, message: Message) -> None:
-        try:
+        with self.database_errors():
             self._handle(message)
-        except self.store.duckdb.Error as exc:
+
+    @contextlib.contextmanager
+    def database_errors(self) -> Iterator[None]:
+        """DuckDB's errors as one clear sentence (the whole run stops: not a file's fault)."""
+        try:
+            yield
+        except (self.store.duckdb.Error, RuntimeError) as exc:
+            if _interrupted(exc, self.store.duckdb):
+                raise KeyboardInterrupt from exc
+            if not isinstance(exc, self.store.duckdb.Error):
+                raise
             hint = ""
             if self.memory_limit and isinstance(exc, self.store.duckdb.OutOfMemoryException):
                 hint = f" (DuckDB may use {self.memory_limit} here: raise it with --memory-limit)"
-            first_line = str(exc).splitlines()[0]
-            raise WriterError(f"the database could not take the rows: {first_line}{hint}") from exc
+            raise WriterError(f"the database could not take the rows: {_first(exc)}{hint}") from exc
 
     def _handle(self, message: Message) -> None:
         kind, index = message[0], message[1]
@@ -205,7 +283,7 @@ class _Writer:
                 self._flush_event_tuples()
         elif kind == "done":
             if index in self.session_of:
-                self._done(message[2])
+                self._done(index, message[2])
             self._file_done(index)
         elif kind == "failed":
             session_id = self.session_of.pop(index, None)
@@ -218,21 +296,44 @@ class _Writer:
             self._file_done(index)
 
     def _begin(self, index: int, session_id: str) -> None:
-        if session_id in self.owner:  # its rows are left out: it is not in session_of
-            first = self.files[self.owner[session_id]]
-            self.result.skipped.append(f"{self.files[index]}: same session id as {first}; skipped")
-            return
+        """The first of the run's files (in input order) with a session id loads it; the
+        others are skipped, whichever order the workers report them in."""
+        owner = self.owner.get(session_id)
+        if owner is not None:
+            first, later = min(owner, index), max(owner, index)
+            self.result.skipped.append(
+                f"{self.files[later]}: same session id as {self.files[first]}; skipped"
+            )
+            if owner < index:  # its rows are left out: it is not in session_of
+                return
+            self._unload(owner, session_id)
         self.owner[session_id] = index
         self.session_of[index] = session_id
         if session_id in self.existing:
             self.store.delete_sessions(self.con, [session_id])  # same session, another path
 
-    def _done(self, tables: SessionTables) -> None:
+    def _unload(self, index: int, session_id: str) -> None:
+        """Take out what a file already loaded (a file earlier in the input order turned
+        out to have the same session id)."""
+        del self.session_of[index]  # its events still on the way are left out
+        self._flush_small()
+        self.store.delete_sessions(self.con, [session_id])
+        counted = self.counted.pop(index, None)
+        if counted is not None:
+            self.result.sessions -= counted[0]
+            self.result.events -= counted[1]
+            self.result.ingest_errors -= counted[2]
+            source = self.resolved[index]
+            self.result.problems = [p for p in self.result.problems if p.source_file != source]
+
+    def _done(self, index: int, tables: SessionTables) -> None:
         for name, rows in tables.rows.items():
             if name != "events":
                 self.small[name].extend(rows)
                 self.small_rows += len(rows)
-        self.result.sessions += len(tables.rows["sessions"])
+        n_sessions, n_errors = len(tables.rows["sessions"]), len(tables.rows["ingest_errors"])
+        self.counted[index] = (n_sessions, tables.n_events, n_errors)
+        self.result.sessions += n_sessions
         self.result.events += tables.n_events
         _note_problems(self.result, tables.source_file, tables.rows["ingest_errors"])
         if self.small_rows >= _FLUSH_SMALL_ROWS:
@@ -263,8 +364,9 @@ class _Writer:
         self.small_rows = 0
 
     def finish(self) -> None:
-        self._flush_event_tuples()
-        self._flush_small()
+        with self.database_errors():
+            self._flush_event_tuples()
+            self._flush_small()
 
 
 def _note_problems(result: IngestResult, source_file: str, rows: list[tuple[Any, ...]]) -> None:

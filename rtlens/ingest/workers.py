@@ -18,6 +18,9 @@ import itertools
 import multiprocessing as mp
 import os
 import pickle
+import signal
+import threading
+import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -115,9 +118,14 @@ def normalize_to(spool: EventSpool, index: int, path: Path) -> None:
     put(("done", index, result))
 
 
-def _worker(tasks: Any, results: Any, chunk_dir: Path) -> None:
+def _worker(tasks: Any, results: Any, chunk_dir: Path, parent: int) -> None:
     if hasattr(os, "nice"):
         os.nice(WORKER_NICENESS)
+    # Ctrl-C reaches the whole process group: the writer stops the workers, with SIGTERM
+    # (no traceback from each of them; the writer's own SIGTERM handler is not theirs).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _exit_with(parent)
     spool = EventSpool(results.put, chunk_dir)
     while True:
         task = tasks.get()
@@ -127,6 +135,21 @@ def _worker(tasks: Any, results: Any, chunk_dir: Path) -> None:
             return
         index, path = task
         normalize_to(spool, index, path)
+
+
+PARENT_CHECK_SECONDS = 1.0
+
+
+def _exit_with(parent: int) -> None:
+    """End this worker within a second of the writer's process (killed, say, by the OOM
+    killer): nothing would read the queue again, and the worker would wait on it forever."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="rtlens-parent-watch", daemon=True).start()
 
 
 class Pool:
@@ -155,7 +178,9 @@ class Pool:
         for _ in range(self.processes):
             tasks.put(None)
         self.procs = [
-            ctx.Process(target=_worker, args=(tasks, self.results, self.chunk_dir), daemon=True)
+            ctx.Process(
+                target=_worker, args=(tasks, self.results, self.chunk_dir, os.getpid()), daemon=True
+            )
             for _ in range(self.processes)
         ]
         for proc in self.procs:

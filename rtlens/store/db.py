@@ -8,6 +8,7 @@ run happens in one transaction: if it fails, the database is as it was.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -78,6 +79,12 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
 
         create_views(con)  # views may have improved since the file was made
         return
+    clashes = sorted(existing & set(TABLE_NAMES))
+    if clashes:  # someone else's tables: adding ours beside them would mix the two
+        raise RuntimeError(
+            f"not an rtlens database: it has tables named {', '.join(clashes)} but no "
+            "rtlens_meta; ingest into a new database file"
+        )
     statements = [
         "CREATE TABLE rtlens_meta (schema_version INTEGER)",
         f"INSERT INTO rtlens_meta VALUES ({SCHEMA_VERSION})",
@@ -231,6 +238,16 @@ def delete_file_errors(con: duckdb.DuckDBPyConnection, files: list[str]) -> None
         con.execute("DELETE FROM ingest_errors WHERE source_file IN (SELECT unnest(?))", [files])
 
 
+def _export_empty(con: duckdb.DuckDBPyConnection, name: str, folder: Path) -> None:
+    """An empty table as one empty file in a `date=unknown` partition: partitioned COPY
+    writes no file for no rows, and a reader would find no table (nor its columns)."""
+    shutil.rmtree(folder, ignore_errors=True)
+    (folder / "date=unknown").mkdir(parents=True)
+    target = str(folder / "date=unknown" / "data_0.parquet").replace("'", "''")
+    cols = ", ".join(quote(c) for c in TABLES[name].column_names)
+    con.execute(f"COPY (SELECT {cols} FROM {name}) TO '{target}' (FORMAT parquet)")
+
+
 def export_parquet(con: duckdb.DuckDBPyConnection, out_dir: str | Path) -> None:
     """Write every table as Parquet under `out_dir/<table>/`, partitioned by session date.
 
@@ -243,6 +260,10 @@ def export_parquet(con: duckdb.DuckDBPyConnection, out_dir: str | Path) -> None:
     for name in TABLE_NAMES:
         cols = ", ".join(f"t.{quote(c)}" for c in TABLES[name].column_names)
         target = str(out / name).replace("'", "''")
+        count = con.execute(f"SELECT count(*) FROM {name}").fetchone()
+        if count is None or count[0] == 0:
+            _export_empty(con, name, out / name)
+            continue
         con.execute(
             f"""COPY (
                 SELECT {cols},

@@ -1,0 +1,256 @@
+"""Ingest when things go wrong outside the recordings: a database it cannot use, a Parquet
+folder it cannot write, duplicated sessions reported in any order, and being stopped (Ctrl-C,
+SIGTERM, SIGKILL) half-way. Each ends with one clear line, the database as it was, and no
+process or temporary file left behind."""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+from builders import REPO, Session, b64, ga_session
+
+from rtlens.ingest.pipeline import _Writer
+from rtlens.ingest.workers import EventSpool, Message, normalize_to
+from rtlens.store import db as store
+
+SAMPLE = REPO / "sample_logs" / "ga_rate_limited.jsonl"
+
+
+def rtlens(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "rtlens", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env=env,
+    )
+
+
+def one_clear_line(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+# ---- a database it cannot use ----------------------------------------------------------------
+
+
+def test_a_file_that_is_not_a_database_is_named_in_one_line(tmp_path: Path) -> None:
+    db = tmp_path / "notes.duckdb"
+    db.write_text("my notes\n")
+    line = one_clear_line(rtlens("ingest", str(SAMPLE), "--db", str(db)))
+    assert line.startswith(f"Error: {db}: cannot open the database")
+    assert db.read_text() == "my notes\n"
+
+
+def test_a_database_in_use_by_another_process_is_named_in_one_line(tmp_path: Path) -> None:
+    db = tmp_path / "rt.duckdb"
+    assert rtlens("ingest", str(SAMPLE), "--db", str(db), "-q").returncode == 0
+    holder = duckdb.connect(str(db))  # another process's write lock, as DuckDB sees it
+    try:
+        line = one_clear_line(rtlens("ingest", str(SAMPLE), "--db", str(db)))
+        assert line.startswith(f"Error: {db}: cannot open the database") and "lock" in line
+        line = one_clear_line(rtlens("query", "SELECT 1", "--db", str(db)))
+        assert "in use by another process" in line
+    finally:
+        holder.close()
+
+
+def test_someone_elses_database_is_refused_and_left_alone(tmp_path: Path) -> None:
+    db = tmp_path / "crm.duckdb"
+    con = duckdb.connect(str(db))
+    con.execute("CREATE TABLE sessions (id INTEGER, name VARCHAR)")
+    con.execute("INSERT INTO sessions VALUES (1, 'kept')")
+    con.close()
+    line = one_clear_line(rtlens("ingest", str(SAMPLE), "--db", str(db)))
+    assert line.startswith(f"Error: {db}: not an rtlens database")
+    line = one_clear_line(rtlens("query", "SELECT 1", "--db", str(db)))
+    assert "not an rtlens database" in line
+    con = duckdb.connect(str(db))
+    assert con.execute("SELECT * FROM sessions").fetchall() == [(1, "kept")]
+    assert [r[0] for r in con.execute("SHOW TABLES").fetchall()] == ["sessions"]
+
+
+def test_query_refuses_a_database_of_another_schema_version(tmp_path: Path) -> None:
+    db = tmp_path / "rt.duckdb"
+    assert rtlens("ingest", str(SAMPLE), "--db", str(db), "-q").returncode == 0
+    con = duckdb.connect(str(db))
+    con.execute("UPDATE rtlens_meta SET schema_version = 99")
+    con.close()
+    line = one_clear_line(rtlens("query", "SELECT count(*) FROM events", "--db", str(db)))
+    assert "schema version 99" in line
+
+
+def test_too_little_memory_for_duckdb_is_one_line_with_the_way_out(tmp_path: Path) -> None:
+    db = tmp_path / "rt.duckdb"
+    line = one_clear_line(rtlens("ingest", str(SAMPLE), "--db", str(db), "--memory-limit", "1KB"))
+    assert "raise it with --memory-limit" in line
+
+
+# ---- Parquet ---------------------------------------------------------------------------------
+
+
+def test_empty_tables_still_come_out_as_parquet_with_their_columns(tmp_path: Path) -> None:
+    out = tmp_path / "pq"
+    result = rtlens(
+        "ingest", str(SAMPLE), "--db", str(tmp_path / "rt.duckdb"), "--parquet", str(out)
+    )
+    assert result.returncode == 0, result.stderr
+    con = duckdb.connect(str(tmp_path / "rt.duckdb"))
+    assert con.execute("SELECT count(*) FROM ingest_errors").fetchone() == (0,)
+    read = f"read_parquet('{out}/ingest_errors/**/*.parquet', hive_partitioning = true)"
+    assert con.execute(f"SELECT count(*) FROM {read}").fetchone() == (0,)
+    columns = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {read}").fetchall()]
+    assert columns == [*store.TABLES["ingest_errors"].column_names, "date"]
+
+
+def test_a_parquet_folder_that_cannot_be_made_stops_before_the_database_changes(
+    tmp_path: Path,
+) -> None:
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    db = tmp_path / "rt.duckdb"
+    result = rtlens("ingest", str(SAMPLE), "--db", str(db), "--parquet", str(blocker / "pq"))
+    line = one_clear_line(result)
+    assert line.startswith(f"Error: {blocker / 'pq'}: cannot write Parquet there")
+    assert not db.exists()
+
+
+# ---- the same session in two files ------------------------------------------------------------
+
+
+def test_the_first_file_keeps_a_duplicated_session_whatever_order_the_workers_report(
+    tmp_path: Path,
+) -> None:
+    s = Session("same-session")
+    s.server(0, "session.created", session=ga_session())
+    s.client(100, "input_audio_buffer.append", audio=b64(4800))
+    first, later = s.write(tmp_path / "a.jsonl"), s.write(tmp_path / "b.jsonl")
+    files = [first, later]
+    reports: dict[int, list[Message]] = {0: [], 1: []}
+    for index in (0, 1):  # each file normalized as a worker does, its messages kept
+        spool_dir = tmp_path / f"spool{index}"  # as each worker's own files
+        spool_dir.mkdir()
+        spool = EventSpool(reports[index].append, spool_dir)
+        normalize_to(spool, index, files[index])
+        spool.flush()
+    con = store.connect(tmp_path / "rt.duckdb")
+    writer = _Writer(con, store, files, None, None)
+    writer.start()
+    for message in reports[1] + reports[0]:  # the later file's worker reported first
+        writer.handle(message)
+    writer.finish()
+    sources = con.execute("SELECT source_file FROM sessions").fetchall()
+    assert sources == [(str(first.resolve()),)]
+    assert con.execute("SELECT count(*) FROM events").fetchone() == (2,)
+    assert writer.result.sessions == 1 and writer.result.events == 2
+    assert writer.result.skipped == [f"{later}: same session id as {first}; skipped"]
+
+
+# ---- stopped half-way -------------------------------------------------------------------------
+
+
+def _processes_with(marker: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if marker.encode() in (entry / "environ").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+def _gone(marker: str, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while _processes_with(marker):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+@pytest.fixture
+def stalled_ingest(tmp_path: Path):
+    """`rtlens ingest` with two workers, one of them reading a recording that is still
+    being written (a named pipe): the run is surely half-way when the test acts."""
+    if not Path("/proc/self/environ").exists() or not hasattr(os, "mkfifo"):
+        pytest.skip("needs Linux's /proc and named pipes")
+    live = tmp_path / "live.jsonl"
+    os.mkfifo(live)
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = dict(os.environ, TMPDIR=str(tmp))
+    db = tmp_path / "rt.duckdb"
+    argv = ["ingest", str(SAMPLE), str(live), "--db", str(db), "--workers", "2"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rtlens", *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        start_new_session=True,
+    )
+    with _open_for_writing(live) as pipe:
+        s = Session("live-session")
+        s.server(0, "session.created", session=ga_session())
+        pipe.write(s.text())
+        pipe.flush()
+        time.sleep(0.5)  # the writer takes the other file's rows
+        yield proc, tmp, db
+        proc.kill()
+
+
+def _open_for_writing(fifo: Path, seconds: float = 30):
+    """The pipe's writing end, once a worker has opened it to read (or an error)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError as exc:
+            if exc.errno != errno.ENXIO or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+            continue
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "wb")
+
+
+def _after(proc: subprocess.Popen[str]) -> str:
+    _, stderr = proc.communicate(timeout=30)
+    return stderr
+
+
+@pytest.mark.parametrize("how", ["SIGINT to the group (Ctrl-C)", "SIGTERM to rtlens"])
+def test_stopped_half_way_it_says_so_and_leaves_nothing(stalled_ingest, how: str) -> None:
+    proc, tmp, db = stalled_ingest
+    if how.startswith("SIGINT"):
+        os.killpg(proc.pid, signal.SIGINT)
+    else:
+        proc.send_signal(signal.SIGTERM)
+    stderr = _after(proc)
+    assert proc.returncode == 1
+    assert stderr.strip() == "Aborted!"
+    assert _gone(str(tmp), 5), "worker processes left running"
+    assert list(tmp.iterdir()) == []  # the event-line files' folder is gone
+    con = duckdb.connect(str(db))
+    assert con.execute("SELECT count(*) FROM sessions").fetchone() == (0,)  # rolled back
+
+
+def test_workers_end_when_rtlens_is_killed(stalled_ingest) -> None:
+    proc, tmp, _ = stalled_ingest
+    proc.kill()  # SIGKILL: no clean-up runs in rtlens itself
+    _after(proc)
+    assert _gone(str(tmp), 5), "workers outlived the killed writer"
