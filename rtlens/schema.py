@@ -88,7 +88,7 @@ close_reason VARCHAR + | WebSocket close reason
         Table("events", "Every event line of every file, known or not (not the header or close line).", _cols("""
 session_id VARCHAR | session the line belongs to
 seq BIGINT | 0-based order of the event lines in the file
-line_no BIGINT + | 1-based line number in the file (element number for JSON arrays)
+line_no BIGINT + | 1-based line number in the file (for a JSON array, the line its element starts on)
 ts TIMESTAMPTZ | when the recorder saw the frame; NULL for files without timestamps
 t_ms DOUBLE | ms since the session's first event
 direction VARCHAR | client (sent by the app) or server (sent by the API); NULL if unknown

@@ -254,3 +254,15 @@ def test_workers_end_when_rtlens_is_killed(stalled_ingest) -> None:
     proc.kill()  # SIGKILL: no clean-up runs in rtlens itself
     _after(proc)
     assert _gone(str(tmp), 5), "workers outlived the killed writer"
+
+
+def test_a_file_that_opens_but_cannot_be_read_costs_one_line(tmp_path: Path) -> None:
+    unreadable = Path("/proc/self/mem")  # opens, then every read fails (EIO)
+    if not unreadable.exists():
+        pytest.skip("needs Linux's /proc/self/mem")
+    result = rtlens("ingest", str(SAMPLE), str(unreadable), "--db", str(tmp_path / "rt.duckdb"))
+    line = one_clear_line(result)
+    assert line.startswith("/proc/") and ": 1 line(s) in ingest_errors (" in line
+    assert line.endswith("cannot read (Input/output error))")
+    con = duckdb.connect(str(tmp_path / "rt.duckdb"))
+    assert con.execute("SELECT count(*) FROM sessions").fetchone() == (1,)  # the sample's

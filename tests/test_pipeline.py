@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import shutil
+import zlib
 from pathlib import Path
 
 import duckdb
@@ -344,3 +345,57 @@ def test_each_insert_passes_only_the_sessions_of_its_own_files(tmp_path, monkeyp
     assert max(len(sessions) for sessions in passed) <= 2
     assert sorted(i for sessions in passed for i in sessions) == list(range(30))
     assert dump(tmp_path / "split.duckdb") == dump(tmp_path / "whole.duckdb")
+
+
+def test_odd_lines_that_once_stopped_or_emptied_a_file_cost_their_line_at_most(tmp_path):
+    """Through the CLI: audio of a lone "=" and a `dir` that is a list once stopped the whole
+    file (IndexError, TypeError); a `close` key next to an event once dropped the event."""
+    path = tmp_path / "odd.jsonl"
+    lines = [
+        b'{"rtlens":1,"session_id":"s-odd","started_at":"2026-01-01T00:00:00Z"}',
+        b'{"ts":1.0,"dir":"server","event":{"type":"session.created","session":{}}}',
+        b'{"ts":1.100000,"dir":"client","event":{"type":"input_audio_buffer.append","audio":"="}}',
+        b'{"ts":1.2,"dir":"client","event":{"type":"input_audio_buffer.append","audio":"\\u003d"}}',
+        b'{"ts":1.3,"dir":["client"],"event":{"type":"error"}}',
+        b'{"ts":1.4,"dir":"client","event":{"type":"response.create"},"close":{"by":"client"}}',
+        b'{"ts":1.5,"dir":"server","event":{"type":"response.created","response":{"id":"r"}}}',
+        b'{"ts":2.0,"close":{"by":"client","code":1000,"reason":""}}',
+    ]
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    db = tmp_path / "odd.duckdb"
+    result = CliRunner().invoke(main, ["ingest", str(path), "--db", str(db)])
+    assert result.exit_code == 1
+    assert f"{path}: 1 line(s) in ingest_errors (line 5: 'dir' must be" in result.stderr
+    con = duckdb.connect(str(db), read_only=True)
+    events = con.execute("SELECT line_no, type, audio_bytes FROM events ORDER BY line_no")
+    assert events.fetchall() == [
+        (2, "session.created", None),
+        (3, "input_audio_buffer.append", 0),
+        (4, "input_audio_buffer.append", 0),
+        (6, "response.create", None),
+        (7, "response.created", None),
+    ]
+    errors = con.execute("SELECT line_no, error FROM ingest_errors").fetchall()
+    assert errors == [(5, "'dir' must be 'client' or 'server'")]
+    assert con.execute("SELECT close_by FROM sessions").fetchall() == [("client",)]
+
+
+def test_a_truncated_gzip_loads_up_to_its_last_whole_line(tmp_path):
+    s = Session("s-cut")
+    s.server(0, "session.created", session=ga_session())
+    for n in range(3000):
+        s.client(n, "input_audio_buffer.append", audio=b64(97 + n % 50), event_id=f"e{n}")
+    packed = gzip.compress(s.text())
+    cut = packed[: len(packed) // 2]
+    whole = zlib.decompressobj(31).decompress(cut).count(b"\n")
+    path = tmp_path / "cut.jsonl.gz"
+    path.write_bytes(cut)
+    db = tmp_path / "cut.duckdb"
+    result = CliRunner().invoke(main, ["ingest", str(path), "--db", str(db)])
+    assert result.exit_code == 1
+    con = duckdb.connect(str(db), read_only=True)
+    lines = con.execute("SELECT line_no FROM events ORDER BY line_no").fetchall()
+    assert [n for (n,) in lines] == list(range(2, whole + 1))
+    [(line_no, error)] = con.execute("SELECT line_no, error FROM ingest_errors").fetchall()
+    assert line_no == whole + 1  # the first line not loaded
+    assert error.startswith("unreadable from here on: Compressed file ended")

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import base64
 import gzip
+import io
+import random
+import zlib
 
 import orjson
 import pytest
 from builders import Session, b64
 
+from rtlens.logfile.jsonarray import split_array
 from rtlens.logfile.reader import (
     APPEND,
     BINARY,
@@ -19,6 +23,7 @@ from rtlens.logfile.reader import (
     TEXT,
     read_records,
 )
+from rtlens.logfile.redact import base64_decoded_len
 
 AUDIO = base64.b64encode(bytes(range(256)) * 20).decode()  # 5,120 bytes, no padding
 
@@ -334,3 +339,414 @@ def test_append_fast_path_timestamps_equal_the_parsed_floats():
     for ts_us in stamps:
         text = b"%d.%06d" % divmod(ts_us, 1_000_000)
         assert int(text.replace(b".", b"")) == ts_us == round(orjson.loads(text) * 1_000_000)
+
+
+# ---- fixes: each of these once cost a whole file, lost lines, or differed by path --------------
+
+HEADER_LINE = b'{"rtlens":1,"session_id":"s"}\n'
+
+
+def write_lines(tmp_path, *lines: bytes, name: str = "x.jsonl", header: bool = True):
+    path = tmp_path / name
+    path.write_bytes((HEADER_LINE if header else b"") + b"".join(line + b"\n" for line in lines))
+    return path
+
+
+def ordinary(line: bytes) -> bytes:
+    """The same line, but spaced so that no fast path takes it (the JSON parser reads it)."""
+    assert line.startswith(b"{") and b'"type":"' in line
+    return b"{ " + line[1:].replace(b'"type":"', b'"type": "', 1)
+
+
+def test_base64_decoded_len_is_exact_for_base64_and_never_negative():
+    for n in range(40):
+        encoded = base64.b64encode(bytes(n))
+        for text in (encoded, encoded.rstrip(b"="), encoded.decode()):
+            assert base64_decoded_len(text) == n
+    odd = ["=", "==", "===", "A", "A=", "=A", "AA=", "é", "é="]
+    assert [base64_decoded_len(s) for s in odd] == [0, 0, 0, 0, 0, 1, 1, 1, 1]
+    assert [base64_decoded_len(s.encode()) for s in odd] == [0, 0, 0, 0, 0, 1, 1, 1, 1]
+
+
+ODD_AUDIO = {  # audio string -> decoded bytes, by base64_decoded_len's definition
+    "": 0,
+    "=": 0,
+    "==": 0,
+    "===": 0,
+    "A=": 0,
+    "=A": 1,
+    "AA": 1,
+    "AA==": 1,
+    "AAA=": 2,
+    "AAAA": 3,
+    "AAAA=": 3,
+    "é=": 1,  # not base64, but a string all the same: counted as its UTF-8 bytes
+}
+
+
+@pytest.mark.parametrize("audio", ODD_AUDIO)
+def test_every_path_counts_the_same_audio_the_same_and_never_negative(tmp_path, audio):
+    """A lone "=" once crashed the ordinary path (and with it the whole file); the fast
+    paths gave -1 for "=" and "==", and counted a "=" before the last character."""
+    text = audio.encode()
+    frame = b'{"ts":1.5,"dir":"client","event":{"type":"input_audio_buffer.append","audio":"%b"}}'
+    lines = [
+        frame % text,  # APPEND path (with appends), fast audio path (without)
+        b'{"type":"input_audio_buffer.append","audio":"%b"}' % text,  # bare, fast audio path
+        b'{"ts":1.5,"dir":"server","event":{"type":"response.audio.delta","delta":"%b"}}' % text,
+    ]
+    lines += [ordinary(line) for line in lines]
+    lines.append(frame % orjson.dumps(audio)[1:-1].replace(b"=", b"\\u003d"))  # escaped
+    path = write_lines(tmp_path, *lines, b'{"type":"error"}')
+    for appends in (False, True):
+        records = list(read_records(path, appends=appends))[1:]
+        assert [r[1] for r in records] == list(range(2, 10))
+        assert [r[5] for r in records[:-1]] == [ODD_AUDIO[audio]] * 7
+        assert records[-1][:2] == (EVENT, 9)
+    assert base64_decoded_len(audio) == ODD_AUDIO[audio]
+
+
+def test_audio_of_only_padding_in_an_item_costs_nothing(tmp_path):
+    item = {"type": "message", "role": "user", "content": [{"type": "input_audio", "audio": "="}]}
+    path = write_lines(
+        tmp_path,
+        orjson.dumps({"type": "conversation.item.create", "item": item}),
+        b'{"type":"error"}',
+        header=False,
+    )
+    records = list(read_records(path))
+    assert [(r[0], r[1], r[5]) for r in records] == [(EVENT, 1, 0), (EVENT, 2, None)]
+    assert records[0][4]["item"]["content"] == [{"type": "input_audio", "audio": ""}]
+
+
+@pytest.mark.parametrize("direction", [b'["client"]', b'{"a":1}', b"1", b"null"])
+@pytest.mark.parametrize("appends", [False, True])
+def test_a_dir_that_is_not_a_string_costs_its_line_only(tmp_path, direction, appends):
+    """A list or object as `dir` once stopped the whole file (it cannot be hashed)."""
+    lines = [
+        b'{"ts":1.5,"dir":%b,"event":{"type":"error"}}',  # the usual frame shape
+        b'{"ts":1.5,"dir":%b,"event":{"type":"error"},"x":1}',  # another shape
+        b'{"ts":1.5,"dir":%b,"event":{"type":"response.audio.delta","delta":"AAAA"}}',
+        b'{"ts":1.5,"dir":%b,"event":{"type":"input_audio_buffer.append","audio":"AAAA"}}',
+        b'{"dir":%b,"text":"hi"}',
+    ]
+    path = write_lines(tmp_path, *(line % direction for line in lines), b'{"type":"error"}')
+    records = list(read_records(path, appends=appends))
+    assert [(r[0], r[1]) for r in records] == [(HEADER, 1)] + [(ERROR, n) for n in range(2, 7)] + [
+        (EVENT, 7)
+    ]
+    assert {r[4] for r in records if r[0] == ERROR} == {"'dir' must be 'client' or 'server'"}
+
+
+def gzip_cut(data: bytes, share: float) -> tuple[bytes, bytes]:
+    """`data` gzipped and cut after `share` of it, and what zlib can still get out of that."""
+    packed = gzip.compress(data)
+    broken = packed[: int(len(packed) * share)]
+    return broken, zlib.decompressobj(31).decompress(broken)
+
+
+def noisy_lines(count: int) -> list[bytes]:
+    """Lines of user audio (of the shape the APPEND path takes) and transcript text that
+    gzip cannot shrink much."""
+    rng = random.Random(5)
+    lines = []
+    for i in range(count):
+        ts = b"1764067052.%06d" % (i * 10)
+        if i % 2:
+            audio = base64.b64encode(rng.randbytes(96))
+            event = b'{"type":"input_audio_buffer.append","audio":"%b"}' % audio
+            lines.append(b'{"ts":%b,"dir":"client","event":%b}' % (ts, event))
+        else:
+            event = orjson.dumps(
+                {"type": "response.output_audio_transcript.delta", "delta": rng.randbytes(30).hex()}
+            )
+            lines.append(b'{"ts":%b,"dir":"server","event":%b}' % (ts, event))
+    return lines
+
+
+@pytest.mark.parametrize("appends", [False, True])
+def test_a_truncated_gzip_loads_every_line_zlib_can_recover(tmp_path, appends):
+    """Reading the gzip in buffered blocks once dropped the block being gathered when the
+    data broke off (up to 64 KiB of good lines) and named a line that had been readable."""
+    broken, recovered = gzip_cut(HEADER_LINE + b"\n".join(noisy_lines(20_000)) + b"\n", 0.3)
+    complete = recovered.count(b"\n")  # lines whose newline came through: all of them load
+    assert 1000 < complete < 19_000
+    path = tmp_path / "cut.jsonl.gz"
+    path.write_bytes(broken)
+    records = list(read_records(path, appends=appends))
+    assert [r[1] for r in records[:-1]] == list(range(1, complete + 1))
+    assert {r[0] for r in records[1:-1]} == ({APPEND, EVENT} if appends else {EVENT})
+    assert records[-1][:4] == (ERROR, complete + 1, None, None)
+    assert records[-1][4].startswith("unreadable from here on: Compressed file ended")
+
+
+def test_a_truncated_gzipped_array_loads_every_element_zlib_can_recover(tmp_path):
+    body = b"[\n" + b",\n".join(noisy_lines(20_000)) + b"\n]\n"
+    broken, recovered = gzip_cut(body, 0.3)
+    loaded = recovered.count(b"},")  # elements whose comma came through
+    assert 1000 < loaded < 19_000 and not recovered.endswith(b",")
+    path = tmp_path / "cut.json.gz"
+    path.write_bytes(broken)
+    records = list(read_records(path))
+    assert [(r[0], r[1]) for r in records[:-1]] == [(EVENT, n) for n in range(2, loaded + 2)]
+    assert records[-1][:4] == (ERROR, loaded + 2, None, None)  # the first element not loaded
+    assert records[-1][4].startswith("unreadable from here on: Compressed file ended")
+
+
+def test_a_gzip_with_a_bad_checksum_loads_every_line_then_says_so(tmp_path):
+    """The check at the end of the data failed inside the last block: the block was lost."""
+    packed = bytearray(gzip.compress(HEADER_LINE + b"\n".join(noisy_lines(2000)) + b"\n"))
+    packed[-8] ^= 0xFF  # the CRC-32 of the data
+    path = tmp_path / "bad.jsonl.gz"
+    path.write_bytes(bytes(packed))
+    records = list(read_records(path, appends=True))
+    assert [r[1] for r in records] == list(range(1, 2003))
+    assert records[-1][:4] == (ERROR, 2002, None, None)
+    assert records[-1][4].startswith("unreadable from here on: CRC check failed")
+
+
+def test_every_record_of_a_gzip_equals_that_of_the_plain_file(tmp_path):
+    data = HEADER_LINE + b"\n".join(noisy_lines(3000)) + b"\n"
+    plain, packed = tmp_path / "p.jsonl", tmp_path / "p.jsonl.gz"
+    plain.write_bytes(data)
+    packed.write_bytes(gzip.compress(data))
+    for appends in (False, True):
+        assert list(read_records(packed, appends=appends)) == list(
+            read_records(plain, appends=appends)
+        )
+
+
+AUDIO_LINES_BY_PATH = {
+    # name: (line as the fast path sees it, expected event, expected audio bytes)
+    "server type sent by the client": (
+        b'{"ts":1.5,"dir":"client","event":{"type":"response.audio.delta","delta":"AAAA"}}',
+        {"type": "response.audio.delta", "delta": "AAAA"},
+        None,
+    ),
+    "client type sent by the server": (
+        b'{"ts":1.5,"dir":"server","event":{"type":"input_audio_buffer.append","audio":"AAAA"}}',
+        {"type": "input_audio_buffer.append", "audio": "AAAA"},
+        None,
+    ),
+    "repeated field": (
+        b'{"ts":1.5,"dir":"server","event":{"type":"response.audio.delta","delta":"AAAA","delta":""}}',
+        {"type": "response.audio.delta", "delta": ""},
+        0,
+    ),
+    "nested field first": (
+        b'{"ts":1.5,"dir":"server","event":{"type":"response.audio.delta",'
+        b'"x":{"delta":"AAAA"},"delta":""}}',
+        {"type": "response.audio.delta", "x": {"delta": "AAAA"}, "delta": ""},
+        0,
+    ),
+    "own field spelled with an escape": (
+        b'{"ts":1.5,"dir":"server","event":{"type":"response.audio.delta",'
+        b'"d\\u0065lta":"","x":{"delta":"AAAA"}}}',
+        {"type": "response.audio.delta", "delta": "", "x": {"delta": "AAAA"}},
+        0,
+    ),
+    "own field spelled with a space": (
+        b'{"ts":1.5,"dir":"server","event":{"type":"response.audio.delta",'
+        b'"delta" :"","x":{"delta":"AAAA"}}}',
+        {"type": "response.audio.delta", "delta": "", "x": {"delta": "AAAA"}},
+        0,
+    ),
+    "audio in an item too": (
+        b'{"ts":1.5,"dir":"server","event":{"type":"response.audio.delta","delta":"AAAA",'
+        b'"item":{"content":[{"type":"audio","audio":"AAAAAA=="}]}}}',
+        {
+            "type": "response.audio.delta",
+            "delta": "",
+            "item": {"content": [{"type": "audio", "audio": ""}]},
+        },
+        7,
+    ),
+    "bare, with a close key": (
+        b'{"type":"response.audio.delta","delta":"AAAA","close":{}}',
+        {"type": "response.audio.delta", "delta": "", "close": {}},
+        3,
+    ),
+    "frame with its own byte count": (
+        b'{"ts":1.5,"dir":"server","event":{"type":"response.audio.delta","delta":"AAAA"},'
+        b'"audio_bytes":9}',
+        {"type": "response.audio.delta", "delta": ""},
+        9,
+    ),
+}
+
+
+@pytest.mark.parametrize("name", AUDIO_LINES_BY_PATH)
+@pytest.mark.parametrize("appends", [False, True])
+def test_the_audio_fast_path_reads_what_the_json_parser_reads(tmp_path, name, appends):
+    """The fast path once found its audio type without its direction and cut the first
+    match of the field's name wherever it was: a server type sent by the client lost its
+    audio, a nested field was blanked, a repeated one counted."""
+    line, event, audio_bytes = AUDIO_LINES_BY_PATH[name]
+    path = write_lines(tmp_path, line, ordinary(line))
+    _, fast, slow = read_records(path, appends=appends)
+    assert fast[0] == slow[0] == EVENT
+    assert fast[2:] == slow[2:]
+    assert (fast[4], fast[5]) == (event, audio_bytes)
+
+
+@pytest.mark.parametrize("appends", [False, True])
+def test_bytes_inside_audio_are_not_checked_by_the_fast_paths(tmp_path, appends):
+    """Pinned on purpose (see the reader's docstring): inside the audio the fast paths look
+    only for `"` and `\\`, so a control character or invalid UTF-8 there is not seen. Such a
+    line loads as its event with the audio cut out, the rest of it intact; the JSON parser,
+    reading the same line spaced differently, refuses it."""
+    odd = b"AB\x01\xff\x00CD=="  # 9 bytes, "==": 7 * 3 // 4 = 5
+    lines = [
+        b'{"ts":1764067052.500000,"dir":"client","event":{"event_id":"e1",'
+        b'"type":"input_audio_buffer.append","audio":"%b"}}' % odd,
+        b'{"ts":1.5,"dir":"server","event":{"type":"response.output_audio.delta",'
+        b'"response_id":"r","item_id":"i","delta":"%b","content_index":0}}' % odd,
+        b'{"type":"response.audio.delta","response_id":"r","delta":"%b"}' % odd,
+    ]
+    path = write_lines(tmp_path, *lines, ordinary(lines[0]))
+    records = list(read_records(path, appends=appends))[1:]
+    append = records[0]
+    if appends:
+        assert append[:4] == (APPEND, 2, 1_764_067_052_500_000, b"e1")
+        assert orjson.loads(append[4]) == {
+            "event_id": "e1",
+            "type": "input_audio_buffer.append",
+            "audio": "",
+        }
+    else:
+        assert append[:4] == (EVENT, 2, 1_764_067_052_500_000, "client")
+        assert append[4] == {"event_id": "e1", "type": "input_audio_buffer.append", "audio": ""}
+    assert append[5] == 5
+    assert records[1] == (
+        EVENT,
+        3,
+        1_500_000,
+        "server",
+        {
+            "type": "response.output_audio.delta",
+            "response_id": "r",
+            "item_id": "i",
+            "delta": "",
+            "content_index": 0,
+        },
+        5,
+    )
+    assert records[2] == (
+        EVENT,
+        4,
+        None,
+        "server",
+        {"type": "response.audio.delta", "response_id": "r", "delta": ""},
+        5,
+    )
+    assert records[3][:2] == (ERROR, 5) and records[3][4].startswith("invalid JSON")
+
+
+def test_a_truncated_array_loads_every_complete_element(tmp_path):
+    """The element after the last comma was lost when the closing "]" was missing."""
+    path = tmp_path / "cut.json"
+    path.write_bytes(b'[{"type":"session.created"},\n{"type":"response.created"}')
+    records = list(read_records(path))
+    assert [(r[0], r[1]) for r in records] == [(EVENT, 1), (EVENT, 2), (ERROR, 2)]
+    assert [r[4]["type"] for r in records[:2]] == ["session.created", "response.created"]
+    assert records[2][4:] == (
+        "truncated JSON array: the file ends on this line, before the array's closing ']'",
+        "",
+    )
+
+
+@pytest.mark.parametrize(
+    "body, line_no, raw",
+    [
+        (b'[{"type":"session.created"},\n{"type":"response.do', 2, '{"type":"response.do'),
+        (b'[{"type":"session.created"},\n\n{"type":"response.done", "r":[1,', 3, None),
+        (b'[{"type":"session.created"},\n{\n  "type": "response.done",\n  "x": "a', 2, None),
+        (b'[{"type":"session.created"}, {"type":"res', 1, '{"type":"res'),
+    ],
+    ids=["in a string", "in a list", "pretty-printed", "same line"],
+)
+def test_a_truncated_array_names_the_line_its_cut_element_starts_on(tmp_path, body, line_no, raw):
+    path = tmp_path / "cut.json"
+    path.write_bytes(body)
+    records = list(read_records(path))
+    assert [(r[0], r[1]) for r in records] == [(EVENT, 1), (ERROR, line_no)]
+    assert records[1][4] == (
+        "truncated JSON array: the file ends inside the array element that starts on this line"
+    )
+    assert records[1][5] == (raw if raw is not None else body.split(b"},", 1)[1].strip().decode())
+
+
+def test_a_header_after_an_array_is_an_error(tmp_path):
+    """Lines after an array were read as if the first of them could be the header."""
+    path = tmp_path / "a.json"
+    path.write_bytes(
+        b'[{"type":"session.created"}]\n{"rtlens":1,"session_id":"zz"}\n{"type":"response.created"}\n'
+    )
+    records = list(read_records(path))
+    assert [(r[0], r[1]) for r in records] == [(EVENT, 1), (ERROR, 2), (EVENT, 3)]
+    assert records[1][4] == "header line found after the first line"
+
+
+@pytest.mark.parametrize("at", [-12, -6, -5, -1, 0, 1, 5, 1 << 16, (1 << 16) - 5, (1 << 16) + 5])
+def test_lines_after_an_array_and_many_blanks_are_read(tmp_path, at):
+    """The array ending just before a 1 MiB read boundary, then more than 8 KiB of blanks:
+    the event line after them was dropped without a word."""
+    element = b'{"type":"x","pad":"%b"}'
+    pad = (1 << 20) + at - 1 - len(element % b"")  # the "]" lands at 1 MiB + at
+    data = b"[" + element % (b"a" * pad) + b"]" + b" " * 9000 + b"\n\n" + b"\t" * 70_000
+    path = tmp_path / "a.json"
+    path.write_bytes(data + b'\n{"type":"response.created"}\n')
+    records = list(read_records(path))
+    assert [(r[0], r[1]) for r in records] == [(EVENT, 1), (EVENT, 4)]
+    assert records[1][4] == {"type": "response.created"}
+
+
+def test_whatever_follows_an_array_is_found_across_any_read_boundary():
+    """The same, read in chunks of 16 bytes with the array ending at every offset."""
+    for n in range(40):
+        data = b'[{"a":"%b"}]' % (b"x" * n) + b" " * 50 + b"\n \n" + b'{"type":"x"}\n'
+        stream = io.BytesIO(data)
+        *elements, (kind, line_no, rest) = split_array(stream, stream.read(16), 1, 16)
+        assert elements == [("element", 1, b'{"a":"%b"}' % (b"x" * n))]
+        rest += stream.read()  # the caller reads on from where the splitter stopped
+        assert kind == "rest" and rest.strip() == b'{"type":"x"}'
+        assert line_no + rest[: rest.index(b"{")].count(b"\n") == 3
+
+
+@pytest.mark.parametrize("blank", [b" " * 65, b"\n" * 70_000, b"\xef\xbb\xbf" + b" \r\n" * 30_000])
+def test_any_amount_of_blank_before_an_array_or_the_first_line(tmp_path, blank):
+    """More than 64 bytes of whitespace before "[" once made an array read as JSONL."""
+    lines = blank.count(b"\n")
+    path = tmp_path / "a.json"
+    path.write_bytes(blank + b'[{"type":"session.created"},\n{"type":"error"}]\n')
+    records = list(read_records(path))
+    assert [(r[0], r[1], r[4]["type"]) for r in records] == [
+        (EVENT, lines + 1, "session.created"),
+        (EVENT, lines + 2, "error"),
+    ]
+    path.write_bytes(blank + HEADER_LINE + b'{"type":"error"}\n')
+    assert [(r[0], r[1]) for r in read_records(path)] == [(HEADER, lines + 1), (EVENT, lines + 2)]
+
+
+def test_a_close_key_does_not_swallow_an_event(tmp_path):
+    """`close` was tested before `event` and `type`: the event was lost without a word."""
+    path = write_lines(
+        tmp_path,
+        b'{"type":"foo","close":{}}',
+        b'{"ts":1764067052.5,"dir":"client","event":{"type":"response.create"},"close":{"by":"client"}}',
+        b'{"ts":1.5,"type":"bar","close":{"by":"client"}}',
+        b'{"ts":1.5,"event":{"type":"baz"},"close":{"by":"client"}}',
+        b'{"ts":1.5,"close":"soon"}',
+        b'{"ts":1.5,"close":{"by":"server"},"extra":1}',
+        b'{"close":{"by":"client"}}',
+    )
+    records = list(read_records(path))[1:]
+    assert [(r[0], r[1], r[2], r[3], r[4]) for r in records] == [
+        (EVENT, 2, None, None, {"type": "foo", "close": {}}),
+        (EVENT, 3, 1_764_067_052_500_000, "client", {"type": "response.create"}),
+        (EVENT, 4, None, None, {"ts": 1.5, "type": "bar", "close": {"by": "client"}}),
+        (ERROR, 5, None, None, "neither an rtlens line nor an event with a 'type'"),
+        (ERROR, 6, None, None, "'close' must be an object"),
+        (CLOSE, 7, 1_500_000, None, {"by": "server"}),
+        (CLOSE, 8, None, None, {"by": "client"}),
+    ]

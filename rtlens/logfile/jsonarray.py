@@ -9,89 +9,120 @@ the line number it starts on, for error messages.
 from __future__ import annotations
 
 import re
+import zlib
 from collections.abc import Iterator
-from typing import IO, Any
+from typing import Any, Protocol
 
 _STRUCTURAL = re.compile(rb'[\[\]{}",]')
+BLANK = b"\xef\xbb\xbf \t\r\n"  # what may come before the "[" (a BOM, whitespace)
+# What a stream that breaks off raises: a truncated or corrupt `.gz`, an I/O error.
+BROKEN = (OSError, EOFError, zlib.error)
 
 
-class Lines:
-    """Iterate lines of `head` bytes, then of the rest of `stream`."""
-
-    def __init__(self, head: bytes, stream: IO[bytes]) -> None:
-        self.head, self.stream = head, stream
-
-    def __iter__(self) -> Iterator[bytes]:
-        head = self.head
-        if head:
-            parts = head.split(b"\n")
-            tail = parts.pop()
-            yield from (p + b"\n" for p in parts)
-            if tail:
-                yield tail + self.stream.readline()
-        yield from self.stream
+class Stream(Protocol):
+    def read(self, size: int, /) -> bytes: ...
 
 
-def split_array(stream: IO[bytes], chunk_size: int = 1 << 20) -> Iterator[tuple[Any, ...]]:
-    """Yield ("element", line_no, bytes) per top-level element; then ("rest", line_no, bytes)
-    if anything follows the array, or ("fatal", line_no, message) if it cannot go on."""
-    buf = stream.read(chunk_size)
-    lead = len(buf) - len(buf.lstrip(b"\xef\xbb\xbf \t\r\n"))
-    line_no = 1 + buf.count(b"\n", 0, lead)
+def split_array(
+    stream: Stream, head: bytes, line_no: int = 1, chunk_size: int = 1 << 20
+) -> Iterator[tuple[Any, ...]]:
+    """Split the array that starts `head` (bytes already read from `stream`, starting on line
+    `line_no`: blanks, then "[") into its elements.
+
+    Yields ("element", line_no, bytes) per top-level element, then at most one of:
+    ("rest", line_no, bytes) if anything but blanks follows the array; ("fatal", line_no,
+    message, bytes) if the file ends before the closing "]"; ("broken", line_no, exception)
+    if the stream breaks off. The line_no of the last two is that of the first element not
+    yielded (where its first byte is, or would be), or where the file ends if none is
+    missing; the bytes are what there is of that element.
+    """
+    read = stream.read
+    buf = head
+    lead = len(buf) - len(buf.lstrip(BLANK))
+    line_no += buf.count(b"\n", 0, lead)
     counted = lead  # newlines before this offset are already counted in line_no
     sep = lead  # offset of the "[" or "," that opened the current element
     pos = lead + 1
     depth = 1
-    while True:
-        match = _STRUCTURAL.search(buf, pos)
-        if match is None:
-            chunk = stream.read(chunk_size)
-            if not chunk:
-                yield ("fatal", line_no, "truncated JSON array: the file ends inside it")
-                return
-            line_no += buf.count(b"\n", counted, sep)
-            buf, pos, counted, sep = buf[sep:] + chunk, pos - sep, 0, 0
-            continue
-        at = match.start()
-        char = buf[at]
-        if char == 0x22:  # a string: jump past its closing quote
-            close = _string_end(buf, at + 1)
-            while close < 0:
-                chunk = stream.read(chunk_size)
+    try:
+        while True:
+            match = _STRUCTURAL.search(buf, pos)
+            if match is None:
+                chunk = read(chunk_size)
                 if not chunk:
-                    yield ("fatal", line_no, "truncated JSON array: the file ends inside a string")
+                    yield from _ends_early(buf, sep, line_no, counted, depth > 1)
                     return
-                buf += chunk
+                line_no += buf.count(b"\n", counted, sep)
+                buf, pos, counted, sep = buf[sep:] + chunk, pos - sep, 0, 0
+                continue
+            at = match.start()
+            char = buf[at]
+            if char == 0x22:  # a string: jump past its closing quote
                 close = _string_end(buf, at + 1)
-            pos = close + 1
-        elif char in (0x5B, 0x7B):  # [ {
-            depth += 1
-            pos = at + 1
-        elif char in (0x5D, 0x7D):  # ] }
-            depth -= 1
-            pos = at + 1
-            if depth == 0:
-                element = buf[sep + 1 : at].strip()
-                if element:
-                    line_no, counted = _located(buf, sep + 1, line_no, counted)
-                    yield ("element", line_no, element)
-                line_no += buf.count(b"\n", counted, at)
-                rest = buf[at + 1 :]
-                if rest.strip() or _has_more(stream):
-                    yield ("rest", line_no, rest)
+                while close < 0:
+                    chunk = read(chunk_size)
+                    if not chunk:
+                        yield from _ends_early(buf, sep, line_no, counted, True)
+                        return
+                    buf += chunk
+                    close = _string_end(buf, at + 1)
+                pos = close + 1
+            elif char in (0x5B, 0x7B):  # [ {
+                depth += 1
+                pos = at + 1
+            elif char in (0x5D, 0x7D):  # ] }
+                depth -= 1
+                pos = at + 1
+                if depth == 0:
+                    element = buf[sep + 1 : at].strip()
+                    if element:
+                        line_no, counted = _located(buf, sep + 1, line_no, counted)
+                        yield ("element", line_no, element)
+                    line_no += buf.count(b"\n", counted, at)
+                    rest = buf[at + 1 :]
+                    break
+            elif char == 0x2C and depth == 1:  # ,
+                line_no, counted = _located(buf, sep + 1, line_no, counted)
+                yield ("element", line_no, buf[sep + 1 : at].strip())
+                sep = at
+                pos = at + 1
+            else:
+                pos = at + 1
+    except BROKEN as exc:
+        yield ("broken", _located(buf, sep + 1, line_no, counted)[0], exc)
+        return
+    # After the array: only blanks, or lines the caller reads as JSONL. Only reading on tells
+    # which, however many blanks there are (whole blank lines are counted, not kept).
+    try:
+        while not rest.strip():
+            chunk = read(chunk_size)
+            if not chunk:
                 return
-        elif char == 0x2C and depth == 1:  # ,
-            line_no, counted = _located(buf, sep + 1, line_no, counted)
-            yield ("element", line_no, buf[sep + 1 : at].strip())
-            sep = at
-            pos = at + 1
-        else:
-            pos = at + 1
+            line_no += rest.count(b"\n")
+            rest = rest[rest.rfind(b"\n") + 1 :] + chunk
+    except BROKEN as exc:
+        yield ("broken", line_no + rest.count(b"\n"), exc)
+        return
+    yield ("rest", line_no, rest)
 
 
-def _has_more(stream: IO[bytes]) -> bool:
-    peek = getattr(stream, "peek", None)
-    return bool(peek(1).strip()) if peek else False
+def _ends_early(
+    buf: bytes, sep: int, line_no: int, counted: int, inside: bool
+) -> Iterator[tuple[Any, ...]]:
+    """The file ends before the array's "]": the element the end cuts (`inside`: the end
+    is inside a string, object or list), or else the last one, which is then whole."""
+    if inside:
+        line_no, _ = _located(buf, sep + 1, line_no, counted)
+        message = "the file ends inside the array element that starts on this line"
+        yield ("fatal", line_no, f"truncated JSON array: {message}", buf[sep + 1 :].strip())
+        return
+    element = buf[sep + 1 :].strip()
+    if element:
+        line_no, counted = _located(buf, sep + 1, line_no, counted)
+        yield ("element", line_no, element)
+    line_no += buf.count(b"\n", counted, len(buf.rstrip()))
+    message = "the file ends on this line, before the array's closing ']'"
+    yield ("fatal", line_no, f"truncated JSON array: {message}", b"")
 
 
 def _located(buf: bytes, start: int, line_no: int, counted: int) -> tuple[int, int]:

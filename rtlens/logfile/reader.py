@@ -26,8 +26,10 @@ Records are plain tuples for speed (this loop runs once per frame of every recor
 Audio lines take a fast path: the base64 payload is located with a byte search, measured and
 cut out before the rest of the line is parsed, so audio is never decoded or even parsed.
 User audio appends (most lines of any recording) take a faster one still: a line of their
-usual shape is recognised by one regular expression (which also proves it valid JSON) and
-not parsed at all.
+usual shape is recognised by one regular expression (which checks all of it but the audio)
+and not parsed at all. Both read what the JSON parser reads, with one difference kept for
+speed: inside the audio they look only for `"` and `\\`, so a control character or invalid
+UTF-8 there goes unseen (the line loads, audio cut out) where parsing would refuse the line.
 """
 
 from __future__ import annotations
@@ -35,7 +37,6 @@ from __future__ import annotations
 import gzip
 import io
 import re
-import zlib
 from collections.abc import Iterator
 from itertools import chain
 from pathlib import Path
@@ -45,7 +46,7 @@ import orjson
 
 from rtlens.catalogue import BY_WIRE
 from rtlens.logfile.format import check_version
-from rtlens.logfile.jsonarray import split_array
+from rtlens.logfile.jsonarray import BLANK, BROKEN, Stream, split_array
 from rtlens.logfile.redact import strip_audio
 
 HEADER, EVENT, TEXT, BINARY, CLOSE, ERROR = "header", "event", "text", "binary", "close", "error"
@@ -57,7 +58,8 @@ Record = tuple[str, int, int | None, Any, Any, Any]
 
 _loads = orjson.loads
 _JSONDecodeError = orjson.JSONDecodeError
-_DIRECTIONS = frozenset(("client", "server"))
+# A tuple, not a set: `dir` may be any JSON value, and lists and objects cannot be hashed.
+_DIRECTIONS = ("client", "server")
 # Timestamps beyond this many seconds from 1970 (the year 5138) are refused with the line:
 # they are not times a recorder writes, and µs that large no longer fit the tables' integers.
 MAX_ABS_TS = 1e11
@@ -70,7 +72,51 @@ class InputError(Exception):
     """The input cannot be read at all (missing, unreadable, not a recording)."""
 
 
-def open_input(path: str | Path) -> IO[bytes]:
+class GzipInput:
+    """A gzip file whose `read(n)` returns n bytes (fewer only at the end) and keeps what it
+    decompressed before the data broke off.
+
+    `GzipFile.read` and `io.BufferedReader.read` gather a block from several inner reads and
+    drop what they hold when one of them raises (a truncated or corrupt file): up to a whole
+    block of good lines lost. Here each inner read is a `read1`, and the error is raised by
+    the next call, once what came before it has been returned.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._gz = gzip.GzipFile(path, "rb")
+        self._broken: BaseException | None = None
+
+    def read(self, size: int, /) -> bytes:
+        if self._broken is not None:
+            raise self._broken
+        read1 = self._gz.read1
+        parts: list[bytes] = []
+        got = 0
+        while got < size:
+            try:
+                part = read1(size - got)
+            except BROKEN as exc:
+                if not parts:
+                    raise
+                self._broken = exc
+                break
+            if not part:
+                break
+            parts.append(part)
+            got += len(part)
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    def close(self) -> None:
+        self._gz.close()
+
+    def __enter__(self) -> GzipInput:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+def open_input(path: str | Path) -> IO[bytes] | GzipInput:
     """Open a file for reading bytes, transparently gunzipping `.gz` or gzip-magic files."""
     path = Path(path)
     try:
@@ -81,10 +127,14 @@ def open_input(path: str | Path) -> IO[bytes]:
         raise InputError(f"{path}: is a folder, not a file") from exc
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc.strerror})") from exc
-    magic = raw.peek(2)[:2] if isinstance(raw, io.BufferedReader) else b""
+    try:
+        magic = raw.peek(2)[:2] if isinstance(raw, io.BufferedReader) else b""
+    except OSError as exc:  # opened, but not readable (a device, /proc/self/mem, …)
+        raw.close()
+        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from exc
     if magic == b"\x1f\x8b":
         raw.close()
-        return io.BufferedReader(gzip.GzipFile(path, "rb"), buffer_size=1 << 16)
+        return GzipInput(path)
     return raw
 
 
@@ -100,24 +150,41 @@ def read_records(path: str | Path, *, appends: bool = False) -> Iterator[Record]
     user audio appends of the usual shape as APPEND records).
 
     A file that cannot be opened raises `InputError`; a stream that breaks while reading (a
-    truncated or corrupt `.gz`, an I/O error) ends with an ERROR record instead.
+    truncated or corrupt `.gz`, an I/O error) ends with an ERROR record instead, on the
+    first line not read in full.
     """
     with open_input(path) as stream:
         reached = [0]  # the last line number read, kept up to date by the readers
         try:
-            if _first_significant_byte(stream) == b"[":
-                yield from _read_array(stream, reached, appends)
+            head, line_no = _start(stream, reached)
+            if head.lstrip(BLANK)[:1] == b"[":
+                yield from _read_array(stream, head, line_no, reached, appends)
             else:
-                yield from _read_lines(stream, reached, appends=appends)
-        except (OSError, EOFError, zlib.error) as exc:
-            yield (ERROR, reached[0] + 1, None, None, f"unreadable from here on: {exc}", "")
+                yield from _read_lines(stream, reached, line_no, head, appends=appends)
+        except BROKEN as exc:
+            yield _unreadable(reached[0] + 1, exc)
 
 
-def _first_significant_byte(stream: IO[bytes]) -> bytes:
-    peek = getattr(stream, "peek", None)
-    head = peek(64)[:64] if peek else b""
-    head = head.lstrip(b"\xef\xbb\xbf \t\r\n")
-    return head[:1]
+def _start(stream: Stream, reached: list[int]) -> tuple[bytes, int]:
+    """The first block of the stream with content in it, and the line it starts on.
+
+    Its first byte that is not blank tells a JSON array from JSONL, so whole blank lines
+    before it are skipped (counted, not kept), however many there are.
+    """
+    head = stream.read(_BLOCK)
+    line_no = 1
+    while head and not head.lstrip(BLANK):
+        more = stream.read(_BLOCK)
+        if not more:
+            break
+        line_no += head.count(b"\n")
+        reached[0] = line_no - 1
+        head = head[head.rfind(b"\n") + 1 :] + more
+    return head, line_no
+
+
+def _unreadable(line_no: int, exc: BaseException) -> Record:
+    return (ERROR, line_no, None, None, f"unreadable from here on: {exc}", "")
 
 
 # ---- JSONL -----------------------------------------------------------------------------------
@@ -129,21 +196,23 @@ _BOM = b"\xef\xbb\xbf"
 
 
 def _read_lines(
-    stream: IO[bytes],
+    stream: Stream,
     reached: list[int],
     first_line_no: int = 1,
     head: bytes = b"",
     *,
     appends: bool = False,
+    header: bool = True,
 ) -> Iterator[Record]:
     """Records of a JSONL stream (after `head`, bytes already read from it); `reached[0]` is
-    kept at the number of the last complete line read.
+    kept at the number of the last complete line read. `header`: the first line with content
+    may be the header (not so for lines after a JSON array: the array was the first line).
 
     The stream is read in blocks and each line is looked at where it lies in its block:
     long audio lines are never copied whole (see `_fast_audio_line`).
     """
     line_no = first_line_no - 1
-    header_pending = True  # the first line with content may be the header
+    header_pending = header
     pending: list[bytes] = []  # the start of a line that continues in the next block
     read = stream.read
     append_head = _APPEND_HEAD.match if appends else _never
@@ -247,10 +316,18 @@ def _json_error(exc: Exception, ended: bool) -> str:
 _AUDIO_FIELD: dict[tuple[str, str], str] = {
     key: spec.audio_field for key, spec in BY_WIRE.items() if spec.audio_field
 }
-# wire type -> (audio field, its search key, the type as str), for base64-audio events.
-_AUDIO_TYPES: dict[bytes, tuple[str, bytes, str]] = {
-    name.encode(): (spec.audio_field, b'"' + spec.audio_field.encode() + b'":"', name)
-    for (_, name), spec in BY_WIRE.items()
+# wire type -> (audio field, its search key, its name quoted, the type as str, direction), for
+# base64-audio events. Client and server types have different names: were one ever both
+# with audio, only the last would take the fast path (the other is read the ordinary way).
+_AUDIO_TYPES: dict[bytes, tuple[str, bytes, bytes, str, str]] = {
+    name.encode(): (
+        spec.audio_field,
+        b'"%b":"' % spec.audio_field.encode(),
+        b'"%b"' % spec.audio_field.encode(),
+        name,
+        direction,
+    )
+    for (direction, name), spec in BY_WIRE.items()
     if spec.audio_field
 }
 
@@ -284,8 +361,12 @@ def _append_line(data: bytes, head: re.Match[bytes], nl: int, line_no: int) -> R
     """An APPEND record for a line whose start matched `_APPEND_HEAD`, or None if the rest
     of it is not of the usual shape (the caller then reads it the ordinary way).
 
-    The two patterns leave nothing of the line unchecked but the audio, which must be a
-    string with no escapes: a line they accept is valid JSON.
+    The two patterns check every byte of the line but the audio. Of the audio only the
+    absence of `"` and `\\` is checked, which is what makes the string end where the search
+    says: a control character or invalid UTF-8 inside it goes unseen (the line is read with
+    the audio cut out, where the JSON parser would refuse the whole line). Checking every
+    byte would cost about a third of the path (~1 µs a line); base64 has no such bytes, and
+    the audio is dropped anyway.
     """
     start = head.end()
     end = data.find(b'"', start, nl)
@@ -311,7 +392,10 @@ def _append_line(data: bytes, head: re.Match[bytes], nl: int, line_no: int) -> R
         return None  # a repeated key: leave it to the JSON parser
     if event_id == b"None":
         return None  # it would read as NULL in an event line: the ordinary way handles it
-    decoded = (end - start) * 3 // 4 - (data[end - 1] == 0x3D) - (data[end - 2] == 0x3D)
+    decoded = end - start  # as base64_decoded_len counts, in place (no copy of the audio)
+    if data[end - 1] == 0x3D:  # "=" (a lone "=" has the opening quote before it)
+        decoded -= 1 + (data[end - 2] == 0x3D)
+    decoded = decoded * 3 // 4
     # Exact, and what round(ts * 1e6) of the parsed float gives: with 6 decimals and under
     # 2**32 s, the float's error stays under half a microsecond.
     ts_us = int(head[1].replace(b".", b""))
@@ -324,8 +408,13 @@ def _fast_audio_line(data: bytes, pos: int, nl: int, line_no: int) -> Record | N
 
     The line is searched where it lies (no copy of the audio is made) and only what is left
     of it is parsed. Returns None whenever the shortcut does not clearly apply; the caller
-    then parses the whole line the ordinary way, so this only ever changes speed, never
-    results.
+    then parses the whole line the ordinary way, so this changes speed, not results. The one
+    exception: of the audio only the absence of `"` and `\\` is checked (see `_append_line`),
+    so a control character or invalid UTF-8 inside it goes unseen.
+
+    The cut must be the event's own audio field: the line has no escapes (so every key is
+    spelled as it reads), the field's name occurs once in it, the event parsed without the
+    audio has that field empty, and its direction and type are the catalogue's for it.
     """
     find = data.find
     at = find(b'"type":"', pos, pos + 160)
@@ -336,24 +425,40 @@ def _fast_audio_line(data: bytes, pos: int, nl: int, line_no: int) -> Record | N
     audio = _AUDIO_TYPES.get(data[at:type_end])
     if audio is None:
         return None
-    field, key, wire_type = audio
+    field, key, name, wire_type, direction = audio
     start = find(key, type_end, nl)
     if start < 0:
         return None
     start += len(key)
     end = find(b'"', start, nl)
-    if end < 0 or find(b"\\", start, end) >= 0:
+    if end < 0 or find(b"\\", pos, nl) >= 0:
         return None
+    rest = data[pos:start] + data[end:nl]
+    if rest.count(name) != 1:
+        return None  # the field is repeated, or nested in some other object
     try:
-        obj = _loads(data[pos:start] + data[end:nl])
+        obj = _loads(rest)
     except _JSONDecodeError:
         return None
     if type(obj) is not dict:
         return None
-    event = obj.get("event", obj)
-    if type(event) is not dict or event.get(field) != "" or event.get("type") != wire_type:
-        return None  # the match was not the event's own top-level field: parse normally
-    decoded = (end - start) * 3 // 4 - (data[end - 1] == 0x3D) - (data[end - 2] == 0x3D)
+    if "dir" in obj:  # a frame (else a bare event, whose direction follows from its type)
+        if obj["dir"] != direction:
+            return None  # e.g. a server type sent by the client: no audio field there
+        event = obj.get("event")
+    else:
+        event = obj
+    if (
+        type(event) is not dict
+        or event.get(field) != ""
+        or event.get("type") != wire_type
+        or "item" in event  # its audio is counted too: the ordinary path does that
+    ):
+        return None
+    decoded = end - start  # as base64_decoded_len counts, in place (no copy of the audio)
+    if data[end - 1] == 0x3D:  # "=" (a lone "=" has the opening quote before it)
+        decoded -= 1 + (data[end - 2] == 0x3D)
+    decoded = decoded * 3 // 4
     record = _usual_frame(obj, line_no, decoded)
     return record if record is not None else _classify(obj, line_no, data[pos:nl], decoded)
 
@@ -382,82 +487,35 @@ def _usual_frame(obj: Any, line_no: int, stripped_len: int | None) -> Record | N
 
 
 def _classify(obj: Any, line_no: int, line: bytes, stripped_len: int | None) -> Record:
-    """Turn one parsed line into a record (frame, close, bare event or error)."""
+    """Turn one parsed line into a record (frame, close, bare event or error).
+
+    A line with `dir` is a frame (other keys ignored); else one with a string `type` is a
+    bare event; else one with `close` (and no `event`, `text` or `binary`) is the close line.
+    """
     record = _usual_frame(obj, line_no, stripped_len)
     if record is not None:
         return record
     if not isinstance(obj, dict):
         return (ERROR, line_no, None, None, "not a JSON object", cut(line))
-    if "dir" in obj or "close" in obj:
-        ts = obj.get("ts")
-        if ts is not None and (
-            not isinstance(ts, (int, float)) or isinstance(ts, bool) or not abs(ts) < MAX_ABS_TS
-        ):
-            return (
-                ERROR,
-                line_no,
-                None,
-                None,
-                "'ts' must be a number of seconds since 1970 (less than 1e11)",
-                cut(line),
-            )
-        ts_us = None if ts is None else round(ts * 1_000_000)
-        if "close" in obj:
-            close = obj["close"]
-            if not isinstance(close, dict):
-                return (ERROR, line_no, None, None, "'close' must be an object", cut(line))
-            return (CLOSE, line_no, ts_us, None, close, None)
-        direction = obj["dir"]
-        if direction not in _DIRECTIONS:
-            return (ERROR, line_no, None, None, "'dir' must be 'client' or 'server'", cut(line))
-        if "event" in obj:
-            event = obj["event"]
-            audio = obj.get("audio_bytes")
-            if audio is not None and not _is_byte_count(audio):
-                return (
-                    ERROR,
-                    line_no,
-                    None,
-                    None,
-                    "'audio_bytes' must be a byte count (an integer from 0 to 2**53)",
-                    cut(line),
-                )
-            if stripped_len is not None:
-                audio = stripped_len if audio is None else audio
-            elif isinstance(event, dict):
-                spec = BY_WIRE.get((direction, str(event.get("type"))))
-                found = strip_audio(event, spec.audio_field if spec else None)
-                if audio is None:
-                    audio = found
-            return (EVENT, line_no, ts_us, direction, event, audio)
-        if "text" in obj:
-            text = obj["text"]
-            if not isinstance(text, str):
-                return (ERROR, line_no, None, None, "'text' must be a string", cut(line))
-            return (TEXT, line_no, ts_us, direction, {"text": text[:MAX_RAW_CHARS]}, None)
-        if "binary" in obj:
-            data = obj["binary"]
-            if not isinstance(data, str):
-                return (ERROR, line_no, None, None, "'binary' must be a base64 string", cut(line))
-            return (BINARY, line_no, ts_us, direction, {"binary": data[:MAX_RAW_CHARS]}, None)
-        return (
-            ERROR,
-            line_no,
-            None,
-            None,
-            "frame line has no 'event', 'text' or 'binary'",
-            cut(line),
-        )
+    if "dir" in obj:
+        return _frame(obj, line_no, line, stripped_len)
     wire_type = obj.get("type")
     if isinstance(wire_type, str):
         # A bare event: its direction follows from its type (client and server names differ).
         spec = BY_WIRE.get(("server", wire_type)) or BY_WIRE.get(("client", wire_type))
         direction = spec.direction if spec else None
-        if stripped_len is not None:
-            audio = stripped_len
-        else:
+        audio = stripped_len
+        if audio is None:
             audio = strip_audio(obj, spec.audio_field if spec else None)
         return (EVENT, line_no, None, direction, obj, audio)
+    if "close" in obj and not ("event" in obj or "text" in obj or "binary" in obj):
+        ts = obj.get("ts")
+        if _bad_ts(ts):
+            return (ERROR, line_no, None, None, _BAD_TS, cut(line))
+        close = obj["close"]
+        if not isinstance(close, dict):
+            return (ERROR, line_no, None, None, "'close' must be an object", cut(line))
+        return (CLOSE, line_no, None if ts is None else round(ts * 1_000_000), None, close, None)
     if "rtlens" in obj:
         return (ERROR, line_no, None, None, "header line found after the first line", cut(line))
     return (
@@ -466,6 +524,65 @@ def _classify(obj: Any, line_no: int, line: bytes, stripped_len: int | None) -> 
         None,
         None,
         "neither an rtlens line nor an event with a 'type'",
+        cut(line),
+    )
+
+
+_BAD_TS = "'ts' must be a number of seconds since 1970 (less than 1e11)"
+
+
+def _bad_ts(ts: Any) -> bool:
+    """Whether a line's `ts` (None if it has none) is not a time a recorder writes."""
+    if ts is None:
+        return False
+    return not isinstance(ts, (int, float)) or isinstance(ts, bool) or not abs(ts) < MAX_ABS_TS
+
+
+def _frame(obj: dict[str, Any], line_no: int, line: bytes, stripped_len: int | None) -> Record:
+    """A frame line (it has `dir`) that is not of the usual shape."""
+    ts = obj.get("ts")
+    if _bad_ts(ts):
+        return (ERROR, line_no, None, None, _BAD_TS, cut(line))
+    ts_us = None if ts is None else round(ts * 1_000_000)
+    direction = obj["dir"]
+    if direction not in _DIRECTIONS:
+        return (ERROR, line_no, None, None, "'dir' must be 'client' or 'server'", cut(line))
+    if "event" in obj:
+        event = obj["event"]
+        audio = obj.get("audio_bytes")
+        if audio is not None and not _is_byte_count(audio):
+            return (
+                ERROR,
+                line_no,
+                None,
+                None,
+                "'audio_bytes' must be a byte count (an integer from 0 to 2**53)",
+                cut(line),
+            )
+        if stripped_len is not None:
+            audio = stripped_len if audio is None else audio
+        elif isinstance(event, dict):
+            spec = BY_WIRE.get((direction, str(event.get("type"))))
+            found = strip_audio(event, spec.audio_field if spec else None)
+            if audio is None:
+                audio = found
+        return (EVENT, line_no, ts_us, direction, event, audio)
+    if "text" in obj:
+        text = obj["text"]
+        if not isinstance(text, str):
+            return (ERROR, line_no, None, None, "'text' must be a string", cut(line))
+        return (TEXT, line_no, ts_us, direction, {"text": text[:MAX_RAW_CHARS]}, None)
+    if "binary" in obj:
+        data = obj["binary"]
+        if not isinstance(data, str):
+            return (ERROR, line_no, None, None, "'binary' must be a base64 string", cut(line))
+        return (BINARY, line_no, ts_us, direction, {"binary": data[:MAX_RAW_CHARS]}, None)
+    return (
+        ERROR,
+        line_no,
+        None,
+        None,
+        "frame line has no 'event', 'text' or 'binary'",
         cut(line),
     )
 
@@ -479,25 +596,27 @@ def _is_byte_count(value: Any) -> bool:
 _CHUNK = 1 << 20
 
 
-def _read_array(stream: IO[bytes], reached: list[int], appends: bool) -> Iterator[Record]:
+def _read_array(
+    stream: Stream, head: bytes, line_no: int, reached: list[int], appends: bool
+) -> Iterator[Record]:
     """Stream the elements of a top-level JSON array without loading the whole array.
 
     Anything after the array's closing bracket is read as JSONL (a JSONL file whose first
     line happens to be an array), so no line is silently ignored.
     """
     index = 0
-    for item in split_array(stream, _CHUNK):
-        if item[0] == "rest":
-            _, line_no, rest = item
-            yield from _read_lines(
-                stream, reached, first_line_no=line_no, head=rest, appends=appends
-            )
+    for item in split_array(stream, head, line_no, _CHUNK):
+        kind = item[0]
+        if kind == "rest":
+            yield from _read_lines(stream, reached, item[1], item[2], appends=appends, header=False)
             return
-        if item[0] == "fatal":
-            yield (ERROR, item[1], None, None, item[2], "")
+        if kind == "fatal":
+            yield (ERROR, item[1], None, None, item[2], cut(item[3]))
+            return
+        if kind == "broken":
+            yield _unreadable(item[1], item[2])
             return
         _, line_no, element = item
-        reached[0] = line_no - 1
         index += 1
         if not element:
             yield (ERROR, line_no, None, None, f"array element {index}: empty", "")

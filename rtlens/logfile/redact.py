@@ -97,14 +97,19 @@ def scrub_keys(data: bytes) -> bytes:
 
 
 def base64_decoded_len(b64: str | bytes) -> int:
-    """Decoded length of a base64 string, from its length and padding, without decoding."""
+    """Decoded length of a base64 string, from its length and padding, without decoding.
+
+    Six bits per character before the padding (one or two "="), in whole bytes: exact for
+    valid base64, padded or not, and for any other string still a count, never negative.
+    Characters are counted as UTF-8 bytes, as the reader's fast paths count them in the line
+    they cut the audio from, so every path gives the same number for the same string.
+    """
+    if isinstance(b64, str) and not b64.isascii():  # isascii() reads a flag, not the text
+        b64 = b64.encode("utf-8", "surrogatepass")
     n = len(b64)
-    if n == 0:
-        return 0
-    pad = 0
-    if b64[-1] in ("=", 61):
-        pad = 2 if b64[-2] in ("=", 61) else 1
-    return (n * 3) // 4 - pad
+    if n and b64[-1] in ("=", 61):
+        n -= 2 if n > 1 and b64[-2] in ("=", 61) else 1
+    return n * 3 // 4
 
 
 # Item content parts that carry base64 audio (`conversation.item.create`, `.retrieved`).
