@@ -266,3 +266,62 @@ def test_a_file_that_opens_but_cannot_be_read_costs_one_line(tmp_path: Path) -> 
     assert line.endswith("cannot read (Input/output error))")
     con = duckdb.connect(str(tmp_path / "rt.duckdb"))
     assert con.execute("SELECT count(*) FROM sessions").fetchone() == (1,)  # the sample's
+
+
+def test_workers_spawned_beside_a_callers_connection_do_start(tmp_path: Path) -> None:
+    """A caller holding a DuckDB connection gets spawned workers (forking a process with
+    DuckDB's threads is unsafe); they used to die at start and leave ingest waiting."""
+    script = (
+        "import sys\n"
+        "from rtlens.ingest.pipeline import ingest\n"
+        "from rtlens.store import db\n"
+        "con = db.connect(None)\n"
+        "result = ingest([sys.argv[1]], con=con, workers=2)\n"
+        "print(result.sessions, con.execute('SELECT count(*) FROM sessions').fetchone()[0])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(REPO / "sample_logs")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["9", "9"]
+
+
+def test_a_worker_that_dies_stops_the_run_with_one_line(stalled_ingest) -> None:
+    proc, tmp, db = stalled_ingest
+    workers = [pid for pid in _processes_with(str(tmp)) if pid != proc.pid]
+    assert workers, "no worker process found"
+    for pid in workers:
+        os.kill(pid, signal.SIGKILL)  # as the OOM killer would
+    stderr = _after(proc)
+    assert proc.returncode == 1
+    assert stderr.strip().startswith("Error: a worker process died without finishing")
+    assert "Traceback" not in stderr
+    assert list(tmp.iterdir()) == []
+    con = duckdb.connect(str(db))
+    assert con.execute("SELECT count(*) FROM sessions").fetchone() == (0,)
+
+
+def test_a_later_duplicate_that_failed_gives_way_without_error(tmp_path: Path) -> None:
+    s = Session("same-session")
+    s.server(0, "session.created", session=ga_session())
+    first, later = s.write(tmp_path / "a.jsonl"), s.write(tmp_path / "b.jsonl")
+    con = store.connect(tmp_path / "rt.duckdb")
+    writer = _Writer(con, store, [first, later], None, None)
+    writer.start()
+    writer.handle(("begin", 1, "same-session"))
+    writer.handle(("failed", 1, "cannot read (Input/output error)"))
+    reports: list[Message] = []
+    spool = EventSpool(reports.append, tmp_path)
+    normalize_to(spool, 0, first)
+    spool.flush()
+    for message in reports:
+        writer.handle(message)
+    writer.finish()
+    assert con.execute("SELECT source_file FROM sessions").fetchall() == [(str(first.resolve()),)]
+    assert writer.result.sessions == 1
+    failures = con.execute("SELECT source_file, error FROM ingest_errors").fetchall()
+    assert failures == [(str(later.resolve()), "cannot read (Input/output error)")]

@@ -170,9 +170,16 @@ def _open(store: Any, path: str | Path, pool: Pool, memory_limit: str) -> Any:
         if _interrupted(exc, store.duckdb):
             raise KeyboardInterrupt from exc
         if isinstance(exc, store.duckdb.Error):
-            raise WriterError(f"{path}: cannot open the database: {_first(exc)}") from exc
+            hint = _memory_hint(exc, store.duckdb, memory_limit)
+            raise WriterError(f"{path}: cannot open the database: {_first(exc)}{hint}") from exc
         raise WriterError(f"{path}: {exc}") from exc  # not rtlens's, or of another version
     return con
+
+
+def _memory_hint(exc: BaseException, duckdb: Any, memory_limit: str | None) -> str:
+    if memory_limit and isinstance(exc, duckdb.OutOfMemoryException):
+        return f" (DuckDB may use {memory_limit} here: raise it with --memory-limit)"
+    return ""
 
 
 def _first(exc: BaseException) -> str:
@@ -259,9 +266,7 @@ class _Writer:
                 raise KeyboardInterrupt from exc
             if not isinstance(exc, self.store.duckdb.Error):
                 raise
-            hint = ""
-            if self.memory_limit and isinstance(exc, self.store.duckdb.OutOfMemoryException):
-                hint = f" (DuckDB may use {self.memory_limit} here: raise it with --memory-limit)"
+            hint = _memory_hint(exc, self.store.duckdb, self.memory_limit)
             raise WriterError(f"the database could not take the rows: {_first(exc)}{hint}") from exc
 
     def _handle(self, message: Message) -> None:
@@ -315,7 +320,9 @@ class _Writer:
     def _unload(self, index: int, session_id: str) -> None:
         """Take out what a file already loaded (a file earlier in the input order turned
         out to have the same session id)."""
-        del self.session_of[index]  # its events still on the way are left out
+        if self.session_of.pop(index, None) is None:
+            return  # it failed: its rows are already out (its failure stays reported)
+        # (its events still on the way are left out: it is no longer in session_of)
         self._flush_small()
         self.store.delete_sessions(self.con, [session_id])
         counted = self.counted.pop(index, None)

@@ -18,6 +18,7 @@ import itertools
 import multiprocessing as mp
 import os
 import pickle
+import queue
 import signal
 import threading
 import time
@@ -44,6 +45,10 @@ QUEUE_PER_WORKER = 32
 WORKER_NICENESS = 10
 
 Message = tuple[Any, ...]
+
+
+class WorkerError(RuntimeError):
+    """A worker process died: the run cannot know what it had not reported."""
 
 
 class WriterError(RuntimeError):
@@ -137,7 +142,8 @@ def _worker(tasks: Any, results: Any, chunk_dir: Path, parent: int) -> None:
         normalize_to(spool, index, path)
 
 
-PARENT_CHECK_SECONDS = 1.0
+PARENT_CHECK_SECONDS = 1.0  # how often a worker checks that its writer is alive
+DEAD_CHECK_SECONDS = 1.0  # how long the writer waits for a message before checking workers
 
 
 def _exit_with(parent: int) -> None:
@@ -171,18 +177,21 @@ class Pool:
         if not self.processes:
             return
         ctx: Any = mp.get_context(self.method)
-        tasks = ctx.Queue()
+        # Kept on self: a spawned worker unpickles the queue after start() returns, and
+        # fails if this process has already dropped (and so destroyed) it.
+        self.tasks = tasks = ctx.Queue()
         self.results = ctx.Queue(maxsize=QUEUE_PER_WORKER * self.processes)
         for item in enumerate(self.files):
             tasks.put(item)
         for _ in range(self.processes):
             tasks.put(None)
+        parent = os.getpid()
         self.procs = [
-            ctx.Process(
-                target=_worker, args=(tasks, self.results, self.chunk_dir, os.getpid()), daemon=True
-            )
+            ctx.Process(target=_worker, args=(tasks, self.results, self.chunk_dir, parent))
             for _ in range(self.processes)
         ]
+        for proc in self.procs:
+            proc.daemon = True
         for proc in self.procs:
             proc.start()
         self.running = self.processes
@@ -195,12 +204,27 @@ class Pool:
                 normalize_to(spool, index, path)
             spool.flush()
             return
-        while self.running:
-            message = self.results.get()
+        exits = 0
+        while exits < self.processes:
+            try:
+                message = self.results.get(timeout=DEAD_CHECK_SECONDS)
+            except queue.Empty:
+                self._check_alive(exits)
+                continue
             if message[0] == "exit":
+                exits += 1
                 self.running -= 1
             else:
                 handle(message)
+
+    def _check_alive(self, exits: int) -> None:
+        """A worker gone without saying so (killed, say, by the OOM killer) would leave the
+        writer waiting forever. Nothing came for a while, so every message a finished worker
+        sent has arrived: more workers gone than exits received means one died."""
+        dead = [proc for proc in self.procs if not proc.is_alive()]
+        if len(dead) > exits:
+            codes = ", ".join(str(proc.exitcode) for proc in dead)
+            raise WorkerError(f"a worker process died without finishing (exit codes: {codes})")
 
     def close(self) -> None:
         for proc in self.procs:
