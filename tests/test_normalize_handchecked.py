@@ -876,3 +876,128 @@ def test_zero_usage_without_details_costs_nothing_and_the_url_model_prices(tmp_p
     # gpt-realtime: text in $4/M, audio out $64/M: 10 x 4 + 10 x 64 = 680 / 1e6
     assert r1["cost_usd"] == pytest.approx(0.00068)
     assert one(result, "sessions")["cost_usd"] == pytest.approx(0.00068)
+
+
+# ---- found by a second review: refusals, stale requests, requests in flight ------------------
+
+
+def audio_reply(s: Session, t: float, response_id: str) -> None:
+    s.server(t, "response.created", response={"id": response_id, "conversation_id": "conv"})
+    s.server(t + 200, "response.output_audio.delta", response_id=response_id, delta=b64(4800))
+    s.server(t + 300, "response.done", response={"id": response_id, "status": "completed"})
+
+
+def test_a_create_refused_after_a_response_was_matched_to_it_gives_that_response_back(
+    tmp_path,
+):
+    s = Session()
+    s.server(0, "session.created", session=ga_session())
+    s.server(1000, "input_audio_buffer.speech_started", audio_start_ms=700, item_id="u1")
+    s.server(2000, "input_audio_buffer.speech_stopped", audio_end_ms=1800, item_id="u1")
+    s.server(2050, "input_audio_buffer.committed", item_id="u1")
+    s.client(2060, "response.create", event_id="evt_c1")
+    audio_reply(s, 2100, "r1")  # the server's own, for the VAD commit
+    refusal = {"code": "conversation_already_has_active_response", "event_id": "evt_c1"}
+    s.server(2110, "error", error=refusal)
+    result = normalize_file(s.write(tmp_path / "r.jsonl"))
+    assert one(result, "responses", response_id="r1")["trigger"] == "turn"
+
+
+def test_a_create_refused_without_its_event_id_does_not_shift_later_turns(tmp_path):
+    s = Session()
+    s.server(0, "session.created", session=manual_ga_session())
+    s.client(100, "input_audio_buffer.append", audio=b64(48_000))
+    s.client(1000, "input_audio_buffer.commit")
+    s.server(1010, "input_audio_buffer.committed", item_id="u1")
+    s.client(1020, "response.create", response={"voice": "nope"})
+    s.server(1030, "error", error={"code": "invalid_value", "param": "response.voice"})
+    s.client(1040, "response.create")  # the retry
+    audio_reply(s, 1100, "r1")
+    s.client(2000, "input_audio_buffer.append", audio=b64(48_000))
+    s.client(5000, "input_audio_buffer.commit")
+    s.server(5010, "input_audio_buffer.committed", item_id="u2")
+    s.client(5500, "response.create")
+    audio_reply(s, 5600, "r2")  # first audio at 5800
+    result = normalize_file(s.write(tmp_path / "stale.jsonl"))
+    turn2 = one(result, "turns", turn=2)
+    assert turn2["v2v_ms"] == 5800 - 5500  # later of commit (5000) and its create (5500)
+    assert turn2["turn_gap_ms"] == 5600 - 5500
+    assert one(result, "turns", turn=1)["v2v_ms"] == 1300 - 1040  # the retry's create
+
+
+def test_an_app_cancel_sent_just_before_the_response_was_created_is_its_cancel(tmp_path):
+    s = Session()
+    s.server(0, "session.created", session=manual_ga_session())
+    s.client(100, "input_audio_buffer.append", audio=b64(48_000))
+    s.client(1000, "input_audio_buffer.commit")
+    s.server(1010, "input_audio_buffer.committed", item_id="u1")
+    s.client(1020, "response.create")
+    s.client(1090, "response.cancel")  # crosses the server's response.created on the wire
+    s.server(1100, "response.created", response={"id": "r1", "conversation_id": "conv"})
+    assistant = {"id": "a1", "type": "message", "role": "assistant"}
+    s.server(1110, "response.output_item.added", response_id="r1", item=assistant)
+    s.client(1120, "conversation.item.truncate", item_id="a1", audio_end_ms=0)
+    done = {"id": "r1", "status": "cancelled", "status_details": {"reason": "client_cancelled"}}
+    s.server(1150, "response.done", response=done)
+    row = one(normalize_file(s.write(tmp_path / "c.jsonl")), "interruptions", item_id="a1")
+    assert (row["cancel_ms"], row["truncate_ms"]) == (1090, 1120)
+
+
+@pytest.mark.parametrize(
+    ("case", "expected_ms"),
+    [("refused", 1000), ("before session.created", 2000), ("two in flight", 1000)],
+)
+def test_input_audio_follows_the_format_requests_the_server_took(tmp_path, case, expected_ms):
+    s = Session()
+    if case == "refused":
+        s.server(0, "session.created", session=beta_session())
+        asked = {"input_audio_format": "g711_ulaw", "voice": "not-a-voice"}
+        s.client(10, "session.update", event_id="evt_u", session=asked)
+        s.server(20, "error", error={"code": "invalid_value", "event_id": "evt_u"})
+        s.client(100, "input_audio_buffer.append", audio=b64(48_000))  # pcm16 still: 1,000 ms
+    elif case == "before session.created":  # connect and configure at once
+        s.client(0, "session.update", session={"input_audio_format": "g711_ulaw"})
+        s.server(5, "session.created", session=beta_session())  # made before the update
+        s.client(100, "input_audio_buffer.append", audio=b64(8000))  # g711: 1,000 ms
+        s.server(150, "session.updated", session=beta_session(fmt="g711_ulaw"))
+        s.client(200, "input_audio_buffer.append", audio=b64(8000))  # 1,000 ms
+    else:
+        s.server(0, "session.created", session=beta_session())
+        s.client(10, "session.update", session={"input_audio_format": "g711_ulaw"})
+        s.client(11, "session.update", session={"input_audio_format": "pcm16"})
+        s.server(30, "session.updated", session=beta_session(fmt="g711_ulaw"))
+        s.client(40, "input_audio_buffer.append", audio=b64(48_000))  # pcm16 by now: 1,000 ms
+        s.server(60, "session.updated", session=beta_session(fmt="pcm16"))
+    session = one(normalize_file(s.write(tmp_path / "f.jsonl")), "sessions")
+    assert session["input_audio_ms"] == expected_ms
+
+
+@pytest.mark.parametrize("timestamps", [True, False])
+def test_a_vad_turn_with_an_extra_app_commit_stays_a_vad_turn_with_or_without_times(
+    tmp_path, timestamps
+):
+    def at(t: float) -> float | None:
+        return t if timestamps else None
+
+    s = Session(header=timestamps)
+    s.server(at(0), "session.created", session=ga_session())
+    s.server(at(1000), "input_audio_buffer.speech_started", audio_start_ms=700, item_id="u1")
+    s.server(at(2000), "input_audio_buffer.speech_stopped", audio_end_ms=1800, item_id="u1")
+    s.client(at(2001), "input_audio_buffer.commit")
+    s.server(at(2050), "input_audio_buffer.committed", item_id="u1")
+    turn = one(normalize_file(s.write(tmp_path / "v.jsonl")), "turns", turn=1)
+    assert turn["trigger"] == "server_vad"
+
+
+def test_an_app_commit_logged_before_the_speech_it_ends_makes_a_manual_turn(tmp_path):
+    s = Session()
+    s.server(0, "session.created", session=ga_session())
+    s.client(100, "input_audio_buffer.append", audio=b64(48_000))
+    s.client(1000, "input_audio_buffer.commit")
+    s.server(1005, "input_audio_buffer.speech_started", audio_start_ms=700, item_id="u1")
+    s.server(1010, "input_audio_buffer.committed", item_id="u1")
+    s.client(1020, "response.create")
+    audio_reply(s, 1100, "r1")  # first audio at 1300
+    turn = one(normalize_file(s.write(tmp_path / "m.jsonl")), "turns", turn=1)
+    assert turn["trigger"] == "manual"
+    assert turn["v2v_ms"] == 1300 - 1020

@@ -25,6 +25,7 @@ class Speech:
     item_id: str | None = None
     trigger: str = "server_vad"
     turn: Turn | None = None
+    stopped: bool = False  # speech_stopped came (its time may be unknown: no timestamps)
 
 
 @dataclass(slots=True)
@@ -66,6 +67,7 @@ class Response:
     usage: dict[str, int | None] = field(default_factory=dict)
     model: str | None = None
     cancel_ms: float | None = None  # when it was stopped, if it ended cancelled (see docs)
+    request: CreateRequest | None = None  # the app's response.create it answers, if any
 
 
 @dataclass(slots=True)
@@ -182,12 +184,14 @@ class SessionState:
         self.function_calls: dict[str, FunctionCall] = {}
         self.transcriptions: dict[str, Transcription] = {}
         self.client_types: dict[str, str] = {}  # client event_id -> type
-        self.last_commit_sent: tuple[int, float | None] | None = None  # (seq, t)
+        self.commit_waiting = False  # the app sent a commit the server has not answered yet
+        self.commit_sent_ms: float | None = None  # ... at this time
         self.last_item_create_sent_ms: float | None = None
         # the app's response.create requests in the order sent, until a response answers one
         self.pending_creates: list[CreateRequest] = []
         self.last_conversation_response: Response | None = None  # in-conversation only
-        self.last_cancel_sent: tuple[int, float | None] | None = None
+        self.pending_cancel: tuple[int, float | None] | None = None  # (seq, t) not yet used
+        self.answered: dict[str, Response] = {}  # a create's event_id -> the response it got
         self.last_output_sent: FunctionCall | None = None
         self.last_bad_frame: str | None = None  # type of the last non-JSON/binary client frame
         # rows produced directly
@@ -200,6 +204,8 @@ class SessionState:
         self.input_audio_bytes = 0  # appended since the input format last changed
         self.input_bytes_per_ms = DEFAULT_FORMAT[1]  # ... in that format
         self.input_audio_ms = 0.0  # of the audio appended before
+        # the app's session.update requests not yet answered: (event_id, input bytes per ms)
+        self.pending_updates: list[tuple[str | None, float | None]] = []
         self.output_audio_buffer_events = 0
         self.first_ts_us: int | None = None
         self.last_ts_us: int | None = None

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from rtlens.ingest.handlers import interruptions, responses, session, turns
+from rtlens.ingest.handlers import interruptions, requests, responses, session, turns
 from rtlens.ingest.state import SessionState
 
 Handler = Callable[[SessionState, "float | None", dict[str, Any], "int | None"], None]
@@ -36,8 +36,8 @@ HANDLERS: dict[str, Handler] = {
     "conversation.item.input_audio_transcription.completed": turns.transcription_completed,
     "conversation.item.input_audio_transcription.failed": turns.transcription_failed,
     # model side
-    "response.create": responses.create_sent,
-    "response.cancel": responses.cancel_sent,
+    "response.create": requests.create_sent,
+    "response.cancel": requests.cancel_sent,
     "response.created": responses.created,
     "response.output_item.added": responses.output_item_added,
     "response.output_item.done": responses.output_item_done,

@@ -6,53 +6,14 @@ from typing import Any
 
 from rtlens.ingest.audio import parse_format
 from rtlens.ingest.fields import get_dict, get_int, get_list, get_str
+from rtlens.ingest.handlers.requests import answered_request, cancel_time
 from rtlens.ingest.state import (
-    CreateRequest,
     FunctionCall,
     Interruption,
     Item,
     Response,
     SessionState,
 )
-
-# Creates waiting for an answer, at most: a create the server refused without saying which
-# (no event_id) would otherwise wait forever and be matched to an unrelated response.
-MAX_PENDING_CREATES = 16
-
-
-def create_sent(st: SessionState, t: float | None, ev: dict[str, Any], audio: int | None) -> None:
-    """The app's response.create: manual turns, extra responses, out-of-band requests. It
-    is matched to the `response.created` that answers it (see `created`)."""
-    body = get_dict(st, ev, "response", "response.create") or {}
-    event_id = ev.get("event_id")
-    request = CreateRequest(
-        st.seq,
-        t,
-        body.get("conversation") == "none",
-        event_id if isinstance(event_id, str) else None,
-    )
-    st.pending_creates.append(request)
-    del st.pending_creates[:-MAX_PENDING_CREATES]
-
-
-def create_refused(st: SessionState, client_event_id: str | None, code: str | None) -> None:
-    """An error answering a response.create: that request gets no response. Without the
-    request's event_id, the refusal of a second in-conversation response (the API allows one
-    at a time) is taken to answer the latest such request."""
-    pending = st.pending_creates
-    for i, request in enumerate(pending):
-        if client_event_id is not None and request.event_id == client_event_id:
-            del pending[i]
-            return
-    if client_event_id is None and code == "conversation_already_has_active_response":
-        for i in range(len(pending) - 1, -1, -1):
-            if not pending[i].out_of_band:
-                del pending[i]
-                return
-
-
-def cancel_sent(st: SessionState, t: float | None, ev: dict[str, Any], audio: int | None) -> None:
-    st.last_cancel_sent = (st.seq, t)
 
 
 def created(st: SessionState, t: float | None, ev: dict[str, Any], audio: int | None) -> None:
@@ -71,7 +32,8 @@ def created(st: SessionState, t: float | None, ev: dict[str, Any], audio: int | 
         resp.bytes_per_ms = fmt[1]
     # conversation_id is null for an out-of-band response (when the event carries it)
     out_of_band = body.get("conversation_id") is None if "conversation_id" in body else None
-    request = _answered_request(st, out_of_band)
+    answered_request(st, resp, out_of_band)
+    request = resp.request
     resp.out_of_band = (
         out_of_band if out_of_band is not None else request is not None and request.out_of_band
     )
@@ -96,18 +58,6 @@ def created(st: SessionState, t: float | None, ev: dict[str, Any], audio: int | 
             turn.responses.append(resp)
     st.active = resp
     st.last_response = resp
-
-
-def _answered_request(st: SessionState, out_of_band: bool | None) -> CreateRequest | None:
-    """The app's response.create that a new response answers, if any: the oldest waiting
-    one of the response's kind (in or out of the conversation, when the event says which;
-    the server answers requests in the order sent). None: the server started it itself."""
-    pending = st.pending_creates
-    for i, request in enumerate(pending):
-        if out_of_band is None or request.out_of_band == out_of_band:
-            del pending[i]
-            return request
-    return None
 
 
 def _response_format(body: dict[str, Any]) -> tuple[str, float] | None:
@@ -310,11 +260,7 @@ def _read_usage(st: SessionState, resp: Response, usage: dict[str, Any], where: 
 def _cancelled(st: SessionState, resp: Response, t: float | None) -> None:
     """A cancelled response is a barge-in when user speech caused it (SPEC §3), or when the
     app also truncated its audio (push-to-talk: the user talked over it with no VAD)."""
-    cancel = st.last_cancel_sent  # the app's, if it came after this response started
-    if resp.status_reason != "turn_detected" and cancel is not None and cancel[0] > resp.seq:
-        resp.cancel_ms = cancel[1]
-    else:
-        resp.cancel_ms = t
+    resp.cancel_ms = cancel_time(st, resp, t)
     speech = st.last_speech
     spoke_during = speech is not None and speech.seq > resp.seq
     row = st.interruptions.get(resp.response_id)

@@ -6,7 +6,7 @@ from typing import Any
 
 from rtlens.ingest.audio import parse_format
 from rtlens.ingest.fields import get_dict, get_int, get_list, get_num, get_str
-from rtlens.ingest.handlers.responses import create_refused
+from rtlens.ingest.handlers.requests import cancel_refused, create_refused
 from rtlens.ingest.state import SessionState
 
 
@@ -19,6 +19,8 @@ def session_object(
     if session is None:
         return
     cfg = st.config
+    if where.endswith("updated") and st.pending_updates:
+        st.pending_updates.pop(0)  # the app's oldest session.update took effect
     if (
         "audio" in session
         or "output_modalities" in session
@@ -42,21 +44,44 @@ def session_object(
         cfg.model = model
 
 
+# The app's session.update requests: the server applies them in order, each before the
+# appends sent after it, and answers each with session.updated (or an error).
+_UPDATES = ("session.update", "transcription_session.update")
+MAX_PENDING_UPDATES = 16
+
+
 def update_sent(st: SessionState, t: float | None, ev: dict[str, Any], audio: int | None) -> None:
-    """The app's session.update: the server applies it before the appends sent after it, so
-    their audio is counted in the input format it asks for (`sessions.input_audio_ms`),
-    not in the old one until `session.updated` arrives. The session's configuration itself
-    is what the server reports."""
+    """The app's session.update. Appends sent after it are counted in the input format it
+    asks for (`sessions.input_audio_ms`), not in the one the server reports until it
+    answers. The session's configuration itself is what the server reports."""
     session = ev.get("session")
-    if not isinstance(session, dict):
-        return
+    rate = _input_rate_asked(session) if isinstance(session, dict) else None
+    event_id = ev.get("event_id")
+    st.pending_updates.append((event_id if isinstance(event_id, str) else None, rate))
+    del st.pending_updates[:-MAX_PENDING_UPDATES]
+    if rate is not None:
+        _count_input_audio_as(st, rate)
+
+
+def _input_rate_asked(session: dict[str, Any]) -> float | None:
     value = session.get("input_audio_format")
     audio_cfg = session.get("audio")
     if value is None and isinstance(audio_cfg, dict) and isinstance(audio_cfg.get("input"), dict):
         value = audio_cfg["input"].get("format")
     parsed = parse_format(value) if value is not None else None
-    if parsed is not None:
-        _count_input_audio_as(st, parsed[1])
+    return parsed[1] if parsed is not None else None
+
+
+def _update_refused(st: SessionState, event_id: str) -> None:
+    """An error answering a session.update: its input format never applied, so the audio
+    appended since is in the format asked for before it (or the server's)."""
+    for i, (pending_id, rate) in enumerate(st.pending_updates):
+        if pending_id == event_id:
+            del st.pending_updates[i]
+            if rate is not None:
+                asked = [r for _, r in st.pending_updates if r is not None]
+                st.input_bytes_per_ms = asked[-1] if asked else st.config.input_format[1]
+            return
 
 
 def _count_input_audio_as(st: SessionState, bytes_per_ms: float) -> None:
@@ -100,7 +125,8 @@ def _apply_format(st: SessionState, value: Any, which: str) -> None:
     if parsed is None:
         return
     if which == "input":
-        _count_input_audio_as(st, parsed[1])
+        if not any(rate is not None for _, rate in st.pending_updates):
+            _count_input_audio_as(st, parsed[1])  # (else a newer request of the app's governs)
         st.config.input_format, st.config.input_format_seen = parsed, True
     else:
         st.config.output_format, st.config.output_format_seen = parsed, True
@@ -132,6 +158,10 @@ def error(st: SessionState, t: float | None, ev: dict[str, Any], audio: int | No
         client_event_id is None and code == "conversation_already_has_active_response"
     ):
         create_refused(st, client_event_id, code)
+    elif client_type == "response.cancel" or code == "response_cancel_not_active":
+        cancel_refused(st)
+    elif client_type in _UPDATES and client_event_id is not None:
+        _update_refused(st, client_event_id)
     if (
         client_type is None
         and client_event_id is None

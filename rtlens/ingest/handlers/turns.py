@@ -14,7 +14,7 @@ def append(st: SessionState, t: float | None, ev: dict[str, Any], audio: int | N
 
 
 def commit_sent(st: SessionState, t: float | None, ev: dict[str, Any], audio: int | None) -> None:
-    st.last_commit_sent = (st.seq, t)
+    st.commit_waiting, st.commit_sent_ms = True, t
 
 
 def speech_started(
@@ -39,7 +39,7 @@ def speech_stopped(
     speech = st.speech
     if speech is None:  # recording started mid-speech
         speech = st.speech = st.last_speech = Speech(seq=st.seq, trigger="server_vad")
-    speech.stopped_ms = t
+    speech.stopped_ms, speech.stopped = t, True
     speech.audio_end_ms = get_num(st, ev, "audio_end_ms", where)
     speech.item_id = get_str(st, ev, "item_id", where) or speech.item_id
 
@@ -56,6 +56,7 @@ def timeout_triggered(
         audio_end_ms=get_num(st, ev, "audio_end_ms", where),
         item_id=get_str(st, ev, "item_id", where),
         trigger="timeout",
+        stopped=True,
     )
     st.speech = speech
     st.last_speech = speech
@@ -70,20 +71,16 @@ def committed(st: SessionState, t: float | None, ev: dict[str, Any], audio: int 
     speech = st.speech
     if speech is not None and speech.item_id not in (None, item_id):
         speech = None
-    commit = st.last_commit_sent
+    # The app's commit this answers, if one waits (a server-only log has none).
+    app_commit, commit_sent_ms = st.commit_waiting, st.commit_sent_ms
+    st.commit_waiting, st.commit_sent_ms = False, None
     # The app committed while the VAD still heard speech (no speech_stopped yet): the app,
     # not the VAD, ended this turn, and its commit starts v2v.
-    app_ended = (
-        speech is not None
-        and speech.stopped_ms is None
-        and commit is not None
-        and commit[0] > speech.seq
-    )
-    if speech is not None and not app_ended:
+    if speech is not None and (speech.stopped or not app_commit):
         turn = _new_turn(st, item_id, speech.trigger, t)
     else:
         turn = _new_turn(st, item_id, "manual", t)
-        turn.manual_start_ms = commit[1] if commit is not None else None
+        turn.manual_start_ms = commit_sent_ms
     if speech is not None:
         turn.speech = speech
         speech.turn = turn
