@@ -713,6 +713,19 @@ def test_whatever_follows_an_array_is_found_across_any_read_boundary():
         assert line_no + rest[: rest.index(b"{")].count(b"\n") == 3
 
 
+def test_strings_with_escapes_are_split_alike_across_any_read_boundary():
+    """A string that goes on over several reads is searched one read at a time (linear in
+    its size); an escaped quote or a run of backslashes may straddle two reads."""
+    texts = ['a"b', "a\\", 'x\\"y', "\\" * 7 + '"', "]}[{,", "é" * 5, "q" * 40, ""]
+    elements = [orjson.dumps({"type": "x", "text": t, "n": i}) for i, t in enumerate(texts)]
+    data = b"[" + b",\n".join(elements) + b"]\n"
+    for chunk in range(1, 25):
+        stream = io.BytesIO(data)
+        items = list(split_array(stream, stream.read(chunk), 1, chunk))
+        assert [orjson.loads(item[2])["text"] for item in items] == texts, chunk
+        assert [item[1] for item in items] == list(range(1, len(texts) + 1))
+
+
 @pytest.mark.parametrize("blank", [b" " * 65, b"\n" * 70_000, b"\xef\xbb\xbf" + b" \r\n" * 30_000])
 def test_any_amount_of_blank_before_an_array_or_the_first_line(tmp_path, blank):
     """More than 64 bytes of whitespace before "[" once made an array read as JSONL."""

@@ -59,13 +59,11 @@ def split_array(
             char = buf[at]
             if char == 0x22:  # a string: jump past its closing quote
                 close = _string_end(buf, at + 1)
-                while close < 0:
-                    chunk = read(chunk_size)
-                    if not chunk:
+                if close < 0:  # it goes on in the next reads
+                    buf, close = _read_to_string_end(buf, read, chunk_size)
+                    if close < 0:
                         yield from _ends_early(buf, sep, line_no, counted, True)
                         return
-                    buf += chunk
-                    close = _string_end(buf, at + 1)
                 pos = close + 1
             elif char in (0x5B, 0x7B):  # [ {
                 depth += 1
@@ -131,6 +129,32 @@ def _located(buf: bytes, start: int, line_no: int, counted: int) -> tuple[int, i
     while first < len(buf) and buf[first] in b" \t\r\n":
         first += 1
     return line_no + buf.count(b"\n", counted, first), first
+
+
+def _read_to_string_end(buf: bytes, read: Any, chunk_size: int) -> tuple[bytes, int]:
+    """`buf`, which ends inside a JSON string, joined with what is read until the string
+    closes: (the bytes, index of the closing quote), or (the bytes, -1) if the file ends.
+
+    Each read is searched on its own and the parts are joined once, so a string of many
+    MiB (an image in an event) costs time in proportion to its size, not to its square.
+    Only the parity of a run of backslashes before a quote matters, and a run may straddle
+    two reads: `odd` carries it over.
+    """
+    parts = [buf]
+    size = len(buf)
+    odd = (len(buf) - len(buf.rstrip(b"\\"))) % 2 == 1
+    while True:
+        chunk = read(chunk_size)
+        if not chunk:
+            return b"".join(parts), -1
+        parts.append(chunk)
+        probe = b"\\" + chunk if odd else chunk
+        close = _string_end(probe, 0)
+        if close >= 0:
+            return b"".join(parts), size + close - odd
+        size += len(chunk)
+        run = len(chunk) - len(chunk.rstrip(b"\\"))
+        odd = (odd + run) % 2 == 1 if run == len(chunk) else run % 2 == 1
 
 
 def _string_end(buf: bytes, pos: int) -> int:
