@@ -182,12 +182,19 @@ def _gone(marker: str, seconds: float) -> bool:
     return True
 
 
+EARLIER = REPO / "sample_logs" / "ga_voice_conversation.jsonl"
+
+
 @pytest.fixture
-def stalled_ingest(tmp_path: Path):
+def stalled_ingest(tmp_path: Path, request: pytest.FixtureRequest):
     """`rtlens ingest` with two workers, one of them reading a recording that is still
-    being written (a named pipe): the run is surely half-way when the test acts."""
+    being written (a named pipe): the run is surely half-way when the test acts. With the
+    parameter True, the database already holds an earlier session (`EARLIER`)."""
     if not Path("/proc/self/environ").exists() or not hasattr(os, "mkfifo"):
         pytest.skip("needs Linux's /proc and named pipes")
+    if getattr(request, "param", False):
+        earlier = rtlens("ingest", str(EARLIER), "--db", str(tmp_path / "rt.duckdb"), "-q")
+        assert earlier.returncode == 0, earlier.stderr
     live = tmp_path / "live.jsonl"
     os.mkfifo(live)
     tmp = tmp_path / "tmp"
@@ -233,9 +240,25 @@ def _after(proc: subprocess.Popen[str]) -> str:
     return stderr
 
 
+def _as_before(db: Path, existing: bool) -> None:
+    """The database is as it was: gone if this run made it, else only the earlier session."""
+    if not existing:
+        assert not db.exists() and not db.with_name(db.name + ".wal").exists()
+        return
+    con = duckdb.connect(str(db))
+    assert con.execute("SELECT count(*) FROM sessions").fetchone() == (1,)
+    assert con.execute("SELECT count(*) FROM events").fetchone() == (
+        len(EARLIER.read_bytes().splitlines()) - 2,  # not the header or close line
+    )
+
+
+@pytest.mark.parametrize("stalled_ingest", [False, True], indirect=True, ids=["new", "existing"])
 @pytest.mark.parametrize("how", ["SIGINT to the group (Ctrl-C)", "SIGTERM to rtlens"])
-def test_stopped_half_way_it_says_so_and_leaves_nothing(stalled_ingest, how: str) -> None:
+def test_stopped_half_way_it_says_so_and_leaves_nothing(
+    stalled_ingest, how: str, request: pytest.FixtureRequest
+) -> None:
     proc, tmp, db = stalled_ingest
+    existing = "existing" in request.node.callspec.id
     if how.startswith("SIGINT"):
         os.killpg(proc.pid, signal.SIGINT)
     else:
@@ -245,8 +268,7 @@ def test_stopped_half_way_it_says_so_and_leaves_nothing(stalled_ingest, how: str
     assert stderr.strip() == "Aborted!"
     assert _gone(str(tmp), 5), "worker processes left running"
     assert list(tmp.iterdir()) == []  # the event-line files' folder is gone
-    con = duckdb.connect(str(db))
-    assert con.execute("SELECT count(*) FROM sessions").fetchone() == (0,)  # rolled back
+    _as_before(db, existing)
 
 
 def test_workers_end_when_rtlens_is_killed(stalled_ingest) -> None:
@@ -301,8 +323,7 @@ def test_a_worker_that_dies_stops_the_run_with_one_line(stalled_ingest) -> None:
     assert stderr.strip().startswith("Error: a worker process died without finishing")
     assert "Traceback" not in stderr
     assert list(tmp.iterdir()) == []
-    con = duckdb.connect(str(db))
-    assert con.execute("SELECT count(*) FROM sessions").fetchone() == (0,)
+    _as_before(db, existing=False)
 
 
 def test_a_later_duplicate_that_failed_gives_way_without_error(tmp_path: Path) -> None:

@@ -122,24 +122,29 @@ def ingest(
             from rtlens.store import db as store
 
             own = con is None
+            made: Path | None = None  # a database file this run creates
             if callable(con):  # opened now that the workers are forked
                 con = con()
             if own:
-                con = _open(store, db if db is not None else store.DEFAULT_DB, pool, memory_limit)
+                path = Path(db if db is not None else store.DEFAULT_DB)
+                made = None if path.exists() or str(path) == ":memory:" else path
+                with _removed_on_failure(made, lambda: con):
+                    con = _open(store, path, pool, memory_limit)
             writer = _Writer(con, store, files, on_file_done, memory_limit if own else None)
-            con.execute("BEGIN TRANSACTION")
-            try:
-                writer.start()
-                pool.run(writer.handle)
-                if own and pool.processes:
-                    con.execute("RESET threads")
-                writer.finish()
-                with writer.database_errors():
-                    con.execute("COMMIT")
-            except BaseException:
-                with contextlib.suppress(store.duckdb.Error):  # e.g. out of memory again
-                    con.execute("ROLLBACK")
-                raise
+            with _removed_on_failure(made, lambda: con):
+                con.execute("BEGIN TRANSACTION")
+                try:
+                    writer.start()
+                    pool.run(writer.handle)
+                    if own and pool.processes:
+                        con.execute("RESET threads")
+                    writer.finish()
+                    with writer.database_errors():
+                        con.execute("COMMIT")
+                except BaseException:
+                    with contextlib.suppress(store.duckdb.Error):  # e.g. out of memory again
+                        con.execute("ROLLBACK")
+                    raise
         finally:
             pool.close()
     if parquet_dir is not None:
@@ -174,6 +179,23 @@ def _open(store: Any, path: str | Path, pool: Pool, memory_limit: str) -> Any:
             raise WriterError(f"{path}: cannot open the database: {_first(exc)}{hint}") from exc
         raise WriterError(f"{path}: {exc}") from exc  # not rtlens's, or of another version
     return con
+
+
+@contextlib.contextmanager
+def _removed_on_failure(made: Path | None, con: Callable[[], Any]) -> Iterator[None]:
+    """A database file this run created is removed again if the run fails: a failed ingest
+    leaves no trace (an existing database is only rolled back)."""
+    try:
+        yield
+    except BaseException:
+        if made is not None:
+            with contextlib.suppress(Exception):
+                opened = con()
+                if opened is not None and not callable(opened):
+                    opened.close()
+            for leftover in (made, made.with_name(made.name + ".wal")):
+                leftover.unlink(missing_ok=True)
+        raise
 
 
 def _memory_hint(exc: BaseException, duckdb: Any, memory_limit: str | None) -> str:
