@@ -9,6 +9,7 @@ from builders import REPO
 from rtlens import docsgen
 from rtlens.schema import COMPRESSION, TABLES, polars_schema
 from rtlens.store.db import connect
+from rtlens.store.views import VIEWS
 
 SPEC_COLUMNS = {
     "sessions": "session_id source_file started_ts ended_ts duration_ms dialect model voice "
@@ -62,6 +63,10 @@ def test_schema_matches_a_real_database(tmp_path):
         assert actual[name] == expected
     comments = dict(con.execute("SELECT table_name, comment FROM duckdb_tables()").fetchall())
     assert comments["turns"] == TABLES["turns"].doc
+    views = dict(
+        con.execute("SELECT view_name, comment FROM duckdb_views() WHERE NOT internal").fetchall()
+    )
+    assert views == {view.name: view.doc for view in VIEWS}
 
 
 def test_polars_schema_types_empty_tables():

@@ -92,9 +92,9 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     for name in TABLE_NAMES:
         if name not in existing:
             statements.extend(create_table_sql(TABLES[name]))
-    from rtlens.store.views import VIEWS
+    from rtlens.store.views import view_statements
 
-    statements.extend(f"CREATE OR REPLACE VIEW {v.name} AS {v.sql}" for v in VIEWS)
+    statements.extend(view_statements())
     # One transaction and one round trip: a few hundred catalog changes, one commit.
     con.execute("BEGIN; " + ";\n".join(statements) + "; COMMIT")
 

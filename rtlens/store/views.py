@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rtlens.schema import sql_string
 from rtlens.store.engine import duckdb
 
 
@@ -91,8 +92,19 @@ VIEWS: tuple[View, ...] = (
 )
 
 
+def view_statements(*, temporary: bool = False) -> list[str]:
+    """SQL creating (or refreshing) the views, with their docs as comments (a temporary
+    view, for a read-only database, takes no comment)."""
+    if temporary:
+        return [f"CREATE OR REPLACE TEMP VIEW {v.name} AS {v.sql}" for v in VIEWS]
+    statements = []
+    for view in VIEWS:
+        statements.append(f"CREATE OR REPLACE VIEW {view.name} AS {view.sql}")
+        statements.append(f"COMMENT ON VIEW {view.name} IS {sql_string(view.doc)}")
+    return statements
+
+
 def create_views(con: duckdb.DuckDBPyConnection, *, temporary: bool = False) -> None:
     """Create (or refresh) the views; `temporary` works on a read-only database."""
-    kind = "TEMP VIEW" if temporary else "VIEW"
-    for view in VIEWS:
-        con.execute(f"CREATE OR REPLACE {kind} {view.name} AS {view.sql}")
+    for statement in view_statements(temporary=temporary):
+        con.execute(statement)
