@@ -27,8 +27,10 @@ def events_md() -> str:
         "",
         "Every event of both dialects and both directions. `canonical` is what",
         "`events.canonical_type` holds (the GA name where GA has the event). Every event line",
-        "feeds the `events` table; **feeds** lists the other tables the normalizer fills from",
-        "it. Unknown types are kept in `events` with `known = false`.",
+        "feeds the `events` table; **feeds** lists the other tables whose rows the event can",
+        "set or change, directly or through what it links (a response to its turn, an error",
+        "to the request it refuses; `sessions` whenever its counts or totals can move).",
+        "Unknown types are kept in `events` with `known = false`.",
         "",
     ]
     for direction in ("server", "client"):

@@ -90,3 +90,37 @@ def test_audio_fields_are_declared_where_base64_audio_travels():
     assert lookup("server", "response.audio.delta").audio_field == "delta"
     assert lookup("server", "response.output_audio.delta").audio_field == "delta"
     assert lookup("server", "response.output_text.delta").audio_field is None
+
+
+def test_every_table_an_event_changes_is_among_its_feeds(monkeypatch):
+    """`feeds` (and so docs/events.md) claims no less than the normalizer does: with one
+    event's handler switched off, only tables it names may come out different, over every
+    sample log."""
+    from builders import REPO
+
+    from rtlens.ingest import normalize
+
+    samples = sorted((REPO / "sample_logs").glob("*.jsonl"))
+
+    def tables() -> dict[tuple[str, str], object]:
+        out = {}
+        for path in samples:
+            rows = normalize.normalize_file(path, sink=lambda _lines, _tuples: None).rows
+            out.update({(path.name, name): rows[name] for name in rows if name != "events"})
+        return out
+
+    before = tables()
+    routes = dict(normalize.ROUTES)
+    unclaimed = {}
+    for spec in CATALOGUE:
+        if spec.canonical not in HANDLERS:
+            continue
+        for key, (number, vote, _handler) in routes.items():
+            if BY_WIRE[key].canonical == spec.canonical:
+                monkeypatch.setitem(normalize.ROUTES, key, (number, vote, None))
+        after = tables()
+        changed = {name for key, name in before if before[key, name] != after[key, name]}
+        monkeypatch.setattr(normalize, "ROUTES", dict(routes))
+        if changed - set(spec.feeds):
+            unclaimed[spec.canonical] = sorted(changed - set(spec.feeds))
+    assert unclaimed == {}
