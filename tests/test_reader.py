@@ -763,3 +763,25 @@ def test_a_close_key_does_not_swallow_an_event(tmp_path):
         (CLOSE, 7, 1_500_000, None, {"by": "server"}),
         (CLOSE, 8, None, None, {"by": "client"}),
     ]
+
+
+def test_audio_in_content_parts_and_response_input_is_cut_and_counted(tmp_path):
+    """`response.content_part.*` can carry `part.audio`, and the app's `response.create` can
+    carry items with audio in `response.input[]`: both once stayed in `raw` in full."""
+    audio = base64.b64encode(b"\0" * 300).decode()
+    part = {"type": "response.content_part.done", "part": {"type": "audio", "audio": audio}}
+    item = {"type": "message", "role": "user", "content": [{"type": "input_audio", "audio": audio}]}
+    create = {"type": "response.create", "response": {"input": [item]}}
+    lines = [
+        orjson.dumps({"ts": 1764067052.5, "dir": "server", "event": part}),
+        orjson.dumps({"ts": 1764067052.6, "dir": "client", "event": create}),
+        orjson.dumps(part),  # bare events too
+    ]
+    path = tmp_path / "parts.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    for appends in (False, True):
+        records = list(read_records(path, appends=appends))
+        assert [r[5] for r in records] == [300, 300, 300]
+        assert records[0][4]["part"]["audio"] == ""
+        assert records[1][4]["response"]["input"][0]["content"][0]["audio"] == ""
+        assert audio.encode() not in orjson.dumps([r[4] for r in records])

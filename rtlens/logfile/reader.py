@@ -47,7 +47,7 @@ import orjson
 from rtlens.catalogue import BY_WIRE
 from rtlens.logfile.format import check_version
 from rtlens.logfile.jsonarray import BLANK, BROKEN, Stream, split_array
-from rtlens.logfile.redact import strip_audio
+from rtlens.logfile.redact import AUDIO_CARRIERS, strip_audio
 
 HEADER, EVENT, TEXT, BINARY, CLOSE, ERROR = "header", "event", "text", "binary", "close", "error"
 APPEND = "append"
@@ -452,7 +452,7 @@ def _fast_audio_line(data: bytes, pos: int, nl: int, line_no: int) -> Record | N
         type(event) is not dict
         or event.get(field) != ""
         or event.get("type") != wire_type
-        or "item" in event  # its audio is counted too: the ordinary path does that
+        or _carries_more_audio(event)  # counted too on the ordinary path
     ):
         return None
     decoded = end - start  # as base64_decoded_len counts, in place (no copy of the audio)
@@ -461,6 +461,11 @@ def _fast_audio_line(data: bytes, pos: int, nl: int, line_no: int) -> Record | N
     decoded = decoded * 3 // 4
     record = _usual_frame(obj, line_no, decoded)
     return record if record is not None else _classify(obj, line_no, data[pos:nl], decoded)
+
+
+def _carries_more_audio(event: dict[str, Any]) -> bool:
+    """Whether an event has a key under which `strip_audio` looks for audio."""
+    return not AUDIO_CARRIERS.isdisjoint(event)
 
 
 def _usual_frame(obj: Any, line_no: int, stripped_len: int | None) -> Record | None:
@@ -481,7 +486,7 @@ def _usual_frame(obj: Any, line_no: int, stripped_len: int | None) -> Record | N
     if stripped_len is None:
         wire_type = event.get("type")
         field = _AUDIO_FIELD.get((direction, wire_type)) if type(wire_type) is str else None
-        if field is not None or "item" in event:
+        if field is not None or _carries_more_audio(event):
             stripped_len = strip_audio(event, field)
     return (EVENT, line_no, round(ts * 1_000_000), direction, event, stripped_len)
 

@@ -112,16 +112,20 @@ def base64_decoded_len(b64: str | bytes) -> int:
     return n * 3 // 4
 
 
-# Item content parts that carry base64 audio (`conversation.item.create`, `.retrieved`).
+# Content parts that carry base64 audio (in items, and as a response's `part`).
 _AUDIO_PART_TYPES = frozenset({"input_audio", "audio", "output_audio"})
+# Keys under which an event may carry audio beyond its top-level field (see strip_audio).
+AUDIO_CARRIERS = frozenset({"item", "part", "response"})
 
 
 def strip_audio(event: Any, top_level_field: str | None) -> int | None:
     """Replace base64 audio in `event` (in place) by "" and return the decoded byte count.
 
     Returns None when the event carries no audio payload at all. Handles the top-level field
-    named by the catalogue (`audio` on append, `delta` on audio deltas) and audio inside
-    conversation items (`item.content[].audio`).
+    named by the catalogue (`audio` on append, `delta` on audio deltas), audio inside a
+    conversation item (`item.content[].audio`), a content part (`part.audio` on
+    `response.content_part.*`) and the items of a response (`response.input[]` of the app's
+    `response.create`, `response.output[]`).
     """
     if not isinstance(event, dict):
         return None
@@ -131,17 +135,24 @@ def strip_audio(event: Any, top_level_field: str | None) -> int | None:
         if isinstance(value, str):
             total = base64_decoded_len(value)
             event[top_level_field] = ""
-    item = event.get("item")
-    if isinstance(item, dict):
-        content = item.get("content")
-        if isinstance(content, list):
-            for part in content:
-                if (
-                    isinstance(part, dict)
-                    and part.get("type") in _AUDIO_PART_TYPES
-                    and isinstance(part.get("audio"), str)
-                    and part["audio"]
-                ):
-                    total = (total or 0) + base64_decoded_len(part["audio"])
-                    part["audio"] = ""
+    items = [event.get("item")]
+    response = event.get("response")
+    if isinstance(response, dict):
+        for key in ("input", "output"):
+            listed = response.get(key)
+            if isinstance(listed, list):
+                items.extend(listed)
+    parts = [event.get("part")]
+    for item in items:
+        if isinstance(item, dict) and isinstance(item.get("content"), list):
+            parts.extend(item["content"])
+    for part in parts:
+        if (
+            isinstance(part, dict)
+            and part.get("type") in _AUDIO_PART_TYPES
+            and isinstance(part.get("audio"), str)
+            and part["audio"]
+        ):
+            total = (total or 0) + base64_decoded_len(part["audio"])
+            part["audio"] = ""
     return total
