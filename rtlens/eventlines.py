@@ -80,14 +80,15 @@ def event_ids(event: Any, known: bool) -> EventIds:
         if type(item) is dict:
             item_id = item.get("id")
     return (
-        None if known else _text(get("type")),
-        _text(get("event_id")),
-        _text(response_id),
-        _text(item_id),
+        None if known else json_text(get("type")),
+        json_text(get("event_id")),
+        json_text(response_id),
+        json_text(item_id),
     )
 
 
-def _text(value: Any) -> str | None:
+def json_text(value: Any) -> str | None:
+    """A value for a text column: strings as they are, anything else as its JSON."""
     if value is None or type(value) is str:
         return value
     return orjson.dumps(value).decode()

@@ -214,7 +214,7 @@ arguments_done_ms DOUBLE | response.function_call_arguments.done received
 output_ms DOUBLE | the app sent the function_call_output
 tool_ms DOUBLE | arguments_done_ms → output_ms: the app's tool time
 output VARCHAR + | the output the app sent (cut to 4 KiB)
-followup_response_id VARCHAR + | the next response created after the output
+followup_response_id VARCHAR + | the next in-conversation response created after the output
 followup_first_audio_ms DOUBLE + | its first audio
 tool_to_audio_ms DOUBLE + | output_ms → followup_first_audio_ms
 """)),

@@ -1001,3 +1001,79 @@ def test_an_app_commit_logged_before_the_speech_it_ends_makes_a_manual_turn(tmp_
     turn = one(normalize_file(s.write(tmp_path / "m.jsonl")), "turns", turn=1)
     assert turn["trigger"] == "manual"
     assert turn["v2v_ms"] == 1300 - 1020
+
+
+# ---- found by a third review: transcriptions, errors, sessions -------------------------------
+
+
+def test_a_transcription_is_priced_with_the_model_that_did_it(tmp_path):
+    s = Session()
+    s.server(0, "session.created", session=ga_session(transcription=True))  # gpt-4o-transcribe
+    s.server(1000, "input_audio_buffer.speech_started", audio_start_ms=0, item_id="u1")
+    s.server(1100, "input_audio_buffer.speech_stopped", audio_end_ms=500, item_id="u1")
+    s.server(1150, "input_audio_buffer.committed", item_id="u1")
+    tokens = {
+        "type": "tokens",
+        "input_tokens": 16,
+        "input_token_details": {"text_tokens": 0, "audio_tokens": 16},
+        "output_tokens": 8,
+    }
+    done = "conversation.item.input_audio_transcription.completed"
+    s.server(1500, done, item_id="u1", transcript="hello", usage=tokens)
+    s.server(1600, "session.updated", session=ga_session(transcription=False))  # off from here
+    result = normalize_file(s.write(tmp_path / "tr.jsonl"))
+    row = one(result, "transcriptions", item_id="u1")
+    assert row["model"] == "gpt-4o-transcribe"
+    # 16 audio tokens x $6/M + 8 output tokens x $10/M = 176 / 1e6
+    assert row["cost_usd"] == pytest.approx(0.000176)
+    assert one(result, "sessions")["cost_usd"] == pytest.approx(0.000176)
+
+
+def test_a_transcription_that_succeeds_after_failing_keeps_no_error(tmp_path):
+    s = Session()
+    s.server(0, "session.created", session=ga_session(transcription=True))
+    s.server(100, "input_audio_buffer.committed", item_id="u1")
+    failed = "conversation.item.input_audio_transcription.failed"
+    s.server(200, failed, item_id="u1", error={"code": "audio_unintelligible", "message": "no"})
+    done = "conversation.item.input_audio_transcription.completed"
+    s.server(300, done, item_id="u1", transcript="yes")
+    row = one(normalize_file(s.write(tmp_path / "t.jsonl")), "transcriptions", item_id="u1")
+    assert (row["status"], row["error"], row["transcript"]) == ("completed", None, "yes")
+
+
+def test_unreadable_client_frames_are_paired_with_the_errors_that_answer_them(tmp_path):
+    s = Session()
+    s.server(0, "session.created", session=ga_session())
+    s.raw('{"ts":1764067052.010000,"dir":"client","text":"not json"}')
+    s.server(20, "error", error={"code": "invalid_json", "event_id": None})
+    s.raw('{"ts":1764067052.100000,"dir":"client","event":{"foo":1}}')  # JSON, no type
+    s.server(110, "error", error={"code": "invalid_event", "event_id": None})
+    s.raw('{"ts":1764067052.200000,"dir":"client","text":"still not json"}')
+    s.raw('{"ts":1764067052.201000,"dir":"client","binary":"AAAA"}')
+    s.server(210, "error", error={"code": "invalid_json", "event_id": None})
+    s.server(211, "error", error={"code": "invalid_event", "event_id": None})
+    s.server(300, "error", error={"code": "invalid_event", "event_id": None})  # nothing left
+    errors = table(normalize_file(s.write(tmp_path / "e.jsonl")), "errors")
+    assert [e["client_event_type"] for e in errors] == [
+        "(non-JSON text frame)",
+        "(event without a type)",
+        "(non-JSON text frame)",
+        "(binary frame)",
+        None,
+    ]
+
+
+def test_non_string_codes_and_params_are_kept_as_json(tmp_path):
+    s = Session()
+    s.server(0, "session.created", session=ga_session())
+    s.server(10, "error", error={"code": 500, "param": ["session", "voice"], "message": "x"})
+    row = one(normalize_file(s.write(tmp_path / "c.jsonl")), "errors")
+    assert (row["code"], row["param"]) == ("500", '["session","voice"]')
+
+
+def test_a_file_without_timestamps_has_no_start_time_even_with_a_header(tmp_path):
+    s = Session()  # the header says when it started, but no line has a time
+    s.server(None, "session.created", session=ga_session())
+    s.server(None, "response.created", response={"id": "r1", "conversation_id": "conv"})
+    session = one(normalize_file(s.write(tmp_path / "n.jsonl")), "sessions")
+    assert (session["started_ts"], session["ended_ts"], session["duration_ms"]) == (None,) * 3

@@ -243,9 +243,9 @@ def _function_call_rows(st: SessionState, responses: list[Response]) -> list[dic
 def _transcription_rows(
     st: SessionState, first_audio_by_turn: dict[int, float | None]
 ) -> list[dict[str, Any]]:
-    model = st.config.transcription_model
     rows = []
     for tr in st.transcriptions.values():
+        model = tr.model  # the model in force when its audio was committed
         first_audio = first_audio_by_turn.get(tr.turn.n) if tr.turn else None
         cost = None
         if tr.status == "completed":
@@ -301,7 +301,9 @@ def _session_row(
     dialect = "beta" if beta > ga else "ga" if ga > beta else "unknown"
     upstream = _upstream(header)
     model = session_model(st)
-    started_us = st.first_ts_us if st.first_ts_us is not None else _header_start(header)
+    # (the header's start only for a file with no events: without timestamps, SPEC §1
+    # wants the times NULL, not a time from another clock)
+    started_us = st.first_ts_us if st.n_events else _header_start(header)
     ended_us = st.last_ts_us
     billed = [r["cost_usd"] for r in responses if r.get("input_tokens") is not None]
     billed += [t["cost_usd"] for t in transcriptions if t["status"] == "completed"]

@@ -33,7 +33,7 @@ from rtlens.eventlines import (
 from rtlens.ingest.finalize import finalize
 from rtlens.ingest.handlers import HANDLERS
 from rtlens.ingest.results import EventTuple, SessionTables
-from rtlens.ingest.state import SessionState
+from rtlens.ingest.state import BINARY_FRAME, TEXT_FRAME, TYPELESS_EVENT, SessionState
 from rtlens.logfile.reader import (
     APPEND,
     BINARY,
@@ -207,6 +207,8 @@ def _run(
                     event_id = event.get("event_id")
                     if type(event_id) is str and type(wire_type) is str:
                         client_types[event_id] = wire_type
+            if direction == "client" and type(wire_type) is not str:
+                st.note_bad_frame(TYPELESS_EVENT)  # the server answers it with invalid_event
             if route is None:
                 number = None
                 st.n_unknown += 1
@@ -271,7 +273,7 @@ def _run(
             seq += 1
             raw = dumps(event)
             if direction == "client":
-                st.last_bad_frame = "(non-JSON text frame)" if kind == TEXT else "(binary frame)"
+                st.note_bad_frame(TEXT_FRAME if kind == TEXT else BINARY_FRAME)
             st.n_unknown += 1
             head = (file_index, seq, line_no, ts_us, t_us)
             if len(raw) <= max_raw:

@@ -155,6 +155,12 @@ class SessionConfig:
     server_session_id: str | None = None
 
 
+# What errors.client_event_type says for client frames that carry no event_id.
+TEXT_FRAME, BINARY_FRAME = "(non-JSON text frame)", "(binary frame)"
+TYPELESS_EVENT = "(event without a type)"
+MAX_BAD_FRAMES = 16
+
+
 class SessionState:
     """Everything the handlers know about one session while reading it."""
 
@@ -193,7 +199,8 @@ class SessionState:
         self.pending_cancel: tuple[int, float | None] | None = None  # (seq, t) not yet used
         self.answered: dict[str, Response] = {}  # a create's event_id -> the response it got
         self.last_output_sent: FunctionCall | None = None
-        self.last_bad_frame: str | None = None  # type of the last non-JSON/binary client frame
+        # client frames the server cannot read, not yet answered by an error (oldest first)
+        self.bad_frames: list[str] = []
         # rows produced directly
         self.rate_limits: list[dict[str, Any]] = []
         self.errors: list[dict[str, Any]] = []
@@ -224,6 +231,21 @@ class SessionState:
                 "raw": None if self.current_raw is None else self.current_raw.decode(),
             }
         )
+
+    def note_bad_frame(self, kind: str) -> None:
+        self.bad_frames.append(kind)
+        del self.bad_frames[:-MAX_BAD_FRAMES]
+
+    def answered_bad_frame(self, code: str | None) -> str | None:
+        """The client frame an `invalid_json` or `invalid_event` error without an event_id
+        answers: the oldest unanswered one of the kind the code names (a non-JSON text
+        frame; a binary frame or an event without a `type`)."""
+        kinds = (TEXT_FRAME,) if code == "invalid_json" else (BINARY_FRAME, TYPELESS_EVENT)
+        for i, kind in enumerate(self.bad_frames):
+            if kind in kinds:
+                del self.bad_frames[i]
+                return kind
+        return None
 
     def response(self, response_id: object) -> Response | None:
         if isinstance(response_id, str):

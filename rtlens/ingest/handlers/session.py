@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rtlens.eventlines import json_text
 from rtlens.ingest.audio import parse_format
 from rtlens.ingest.fields import get_dict, get_int, get_list, get_num, get_str
 from rtlens.ingest.handlers.requests import cancel_refused, create_refused
@@ -167,7 +168,7 @@ def error(st: SessionState, t: float | None, ev: dict[str, Any], audio: int | No
         and client_event_id is None
         and code in ("invalid_json", "invalid_event")
     ):
-        client_type = st.last_bad_frame  # non-JSON and binary frames carry no event_id
+        client_type = st.answered_bad_frame(code)  # such frames carry no event_id
     st.errors.append(
         {
             "seq": st.seq,
@@ -184,9 +185,7 @@ def error(st: SessionState, t: float | None, ev: dict[str, Any], audio: int | No
 
 
 def _code(value: Any) -> str | None:
-    if value is None or isinstance(value, str):
-        return value
-    return str(value)
+    return json_text(value)  # a number as its digits, a list as JSON (never Python's repr)
 
 
 def rate_limits(st: SessionState, t: float | None, ev: dict[str, Any], audio: int | None) -> None:

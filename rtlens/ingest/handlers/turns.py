@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rtlens.eventlines import json_text
 from rtlens.ingest.fields import get_dict, get_int, get_num, get_str
 from rtlens.ingest.state import FunctionCall, Item, SessionState, Speech, Transcription, Turn
 
@@ -86,7 +87,8 @@ def committed(st: SessionState, t: float | None, ev: dict[str, Any], audio: int 
         speech.turn = turn
     st.speech = None
     if st.config.transcription_model and item_id:
-        st.transcriptions.setdefault(item_id, Transcription(item_id, turn, t))
+        tr = st.transcriptions.setdefault(item_id, Transcription(item_id, turn, t))
+        tr.model = st.config.transcription_model  # the model that does this one's work
 
 
 def _new_turn(st: SessionState, item_id: str | None, trigger: str, t: float | None) -> Turn:
@@ -142,7 +144,7 @@ def item_create_sent(
         call.output_ms = t
         call.output_seq = st.seq
         output = item.get("output")
-        call.output = (output if isinstance(output, str) else str(output))[:4096]
+        call.output = (json_text(output) or "")[:4096] if output is not None else None
         st.last_output_sent = call
     else:
         st.last_item_create_sent_ms = t
@@ -165,6 +167,7 @@ def transcription_completed(
         return
     tr.status = "completed"
     tr.done_ms = t
+    tr.error = None  # a retry that succeeded after a failure
     tr.transcript = get_str(st, ev, "transcript", where)
     usage = get_dict(st, ev, "usage", where)
     if usage:
@@ -203,5 +206,6 @@ def _transcription(st: SessionState, ev: dict[str, Any], where: str) -> Transcri
     if tr is None:
         turn = st.turn_by_item.get(item_id)
         tr = Transcription(item_id, turn, turn.committed_ms if turn else None)
+        tr.model = st.config.transcription_model
         st.transcriptions[item_id] = tr
     return tr
