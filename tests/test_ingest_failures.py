@@ -17,7 +17,7 @@ import duckdb
 import pytest
 from builders import REPO, Session, b64, ga_session
 
-from rtlens.ingest.pipeline import _Writer
+from rtlens.ingest.pipeline import _Writer, ingest
 from rtlens.ingest.workers import EventSpool, Message, normalize_to
 from rtlens.store import db as store
 
@@ -346,3 +346,51 @@ def test_a_later_duplicate_that_failed_gives_way_without_error(tmp_path: Path) -
     assert writer.result.sessions == 1
     failures = con.execute("SELECT source_file, error FROM ingest_errors").fetchall()
     assert failures == [(str(later.resolve()), "cannot read (Input/output error)")]
+
+
+def test_a_run_that_fails_to_open_a_database_another_run_made_leaves_it(tmp_path: Path) -> None:
+    """Two runs on one new file: the one that loses DuckDB's lock must not remove the file
+    the other made (it decided the file was new before the other created it)."""
+    db = tmp_path / "rt.duckdb"
+    assert rtlens("ingest", str(SAMPLE), "--db", str(db), "-q").returncode == 0
+    holder = duckdb.connect(str(db))  # the other run, still writing
+    try:
+        script = (
+            "import sys\n"
+            "from pathlib import Path\n"
+            "from rtlens.ingest import pipeline\n"
+            "db = Path(sys.argv[2])\n"
+            "real_exists = Path.exists\n"
+            "Path.exists = lambda p: False if p == db else real_exists(p)  # saw no file\n"
+            "try:\n"
+            "    pipeline.ingest([sys.argv[1]], db, workers=0)\n"
+            "except RuntimeError as exc:\n"
+            "    print('failed:', exc)\n"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", script, str(SAMPLE), str(db)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert "failed:" in done.stdout and "lock" in done.stdout, done.stdout + done.stderr
+    finally:
+        holder.close()
+    assert db.exists()
+    assert duckdb.connect(str(db)).execute("SELECT count(*) FROM sessions").fetchone() == (1,)
+
+
+def test_a_failed_run_through_a_dangling_link_removes_the_file_not_the_link(tmp_path: Path) -> None:
+    target = tmp_path / "target"
+    target.mkdir()
+    link = tmp_path / "link.duckdb"
+    link.symlink_to(target / "real.duckdb")  # dangling: the database does not exist yet
+
+    def fail(_path: Path) -> None:
+        raise RuntimeError("stopped by the test after the first file")
+
+    with pytest.raises(RuntimeError, match="stopped by the test"):
+        ingest([SAMPLE], link, workers=0, on_file_done=fail)
+    assert link.is_symlink()  # the user's link stays
+    assert list(target.iterdir()) == []  # what the run made through it is gone

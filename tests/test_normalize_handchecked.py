@@ -1077,3 +1077,35 @@ def test_a_file_without_timestamps_has_no_start_time_even_with_a_header(tmp_path
     s.server(None, "response.created", response={"id": "r1", "conversation_id": "conv"})
     session = one(normalize_file(s.write(tmp_path / "n.jsonl")), "sessions")
     assert (session["started_ts"], session["ended_ts"], session["duration_ms"]) == (None,) * 3
+
+
+@pytest.mark.parametrize("ids", [True, False])
+def test_a_duplicate_create_refused_leaves_the_answer_with_the_first(tmp_path, ids):
+    s = Session()
+    s.server(0, "session.created", session=manual_ga_session())
+    s.client(100, "input_audio_buffer.append", audio=b64(48_000))
+    s.client(1000, "input_audio_buffer.commit")
+    s.server(1010, "input_audio_buffer.committed", item_id="u1")
+    s.client(1020, "response.create", **({"event_id": "c1"} if ids else {}))
+    s.client(1030, "response.create", **({"event_id": "c2"} if ids else {}))  # a duplicate
+    s.server(1100, "response.created", response={"id": "r1", "conversation_id": "conv"})
+    refusal = {
+        "code": "conversation_already_has_active_response",
+        "event_id": "c2" if ids else None,
+    }
+    s.server(1110, "error", error=refusal)
+    s.server(1300, "response.output_audio.delta", response_id="r1", delta=b64(4800))
+    result = normalize_file(s.write(tmp_path / "dup.jsonl"))
+    assert one(result, "responses", response_id="r1")["trigger"] == "response.create"
+    assert one(result, "turns", turn=1)["v2v_ms"] == 1300 - 1020  # from the first create
+
+
+def test_an_error_naming_a_typeless_event_is_not_taken_by_a_later_frame(tmp_path):
+    s = Session()
+    s.server(0, "session.created", session=ga_session())
+    s.raw('{"ts":1764067052.100000,"dir":"client","event":{"event_id":"event_567"}}')
+    s.server(110, "error", error={"code": "invalid_event", "event_id": "event_567"})
+    s.raw('{"ts":1764067052.200000,"dir":"client","binary":"AAAA"}')
+    s.server(210, "error", error={"code": "invalid_event", "event_id": None})
+    errors = table(normalize_file(s.write(tmp_path / "e.jsonl")), "errors")
+    assert [e["client_event_type"] for e in errors] == ["(event without a type)", "(binary frame)"]

@@ -207,8 +207,12 @@ def _run(
                     event_id = event.get("event_id")
                     if type(event_id) is str and type(wire_type) is str:
                         client_types[event_id] = wire_type
-            if direction == "client" and type(wire_type) is not str:
-                st.note_bad_frame(TYPELESS_EVENT)  # the server answers it with invalid_event
+            if direction == "client" and type(wire_type) is not str:  # invalid_event answers
+                event_id = event.get("event_id") if type(event) is dict else None
+                if type(event_id) is str:
+                    client_types[event_id] = TYPELESS_EVENT  # the error will name it
+                else:
+                    st.note_bad_frame(TYPELESS_EVENT)
             if route is None:
                 number = None
                 st.n_unknown += 1

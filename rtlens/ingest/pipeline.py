@@ -127,9 +127,13 @@ def ingest(
                 con = con()
             if own:
                 path = Path(db if db is not None else store.DEFAULT_DB)
-                made = None if path.exists() or str(path) == ":memory:" else path
-                with _removed_on_failure(made, lambda: con):
-                    con = _open(store, path, pool, memory_limit)
+                if str(path) != ":memory:":
+                    path = path.resolve()  # the file itself, whatever links or cwd do later
+                existed = path.exists()
+                con, fresh = _open(store, path, pool, memory_limit)
+                # ours only if it was not there before and had no tables when this run's
+                # connection, holding DuckDB's lock on it, looked (not another run's)
+                made = path if fresh and not existed and str(path) != ":memory:" else None
             writer = _Writer(con, store, files, on_file_done, memory_limit if own else None)
             with _removed_on_failure(made, lambda: con):
                 con.execute("BEGIN TRANSACTION")
@@ -161,15 +165,18 @@ def ingest(
     return writer.result
 
 
-def _open(store: Any, path: str | Path, pool: Pool, memory_limit: str) -> Any:
-    """The database to write, or one clear error naming it."""
+def _open(store: Any, path: str | Path, pool: Pool, memory_limit: str) -> tuple[Any, bool]:
+    """The database to write, and whether it was empty (no tables), or one clear error
+    naming it."""
     try:
         con = store.connect(
             path,
             row_group_size=store.INGEST_ROW_GROUP_SIZE,
             # the workers have the cores; DuckDB's threads would wait
             threads=1 if pool.processes else None,
+            schema=False,
         )
+        fresh = store.ensure_schema(con)
         con.execute("SET memory_limit = ?", [memory_limit])
     except (store.duckdb.Error, RuntimeError) as exc:
         if _interrupted(exc, store.duckdb):
@@ -178,7 +185,7 @@ def _open(store: Any, path: str | Path, pool: Pool, memory_limit: str) -> Any:
             hint = _memory_hint(exc, store.duckdb, memory_limit)
             raise WriterError(f"{path}: cannot open the database: {_first(exc)}{hint}") from exc
         raise WriterError(f"{path}: {exc}") from exc  # not rtlens's, or of another version
-    return con
+    return con, fresh
 
 
 @contextlib.contextmanager

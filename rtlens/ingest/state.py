@@ -68,6 +68,7 @@ class Response:
     model: str | None = None
     cancel_ms: float | None = None  # when it was stopped, if it ended cancelled (see docs)
     request: CreateRequest | None = None  # the app's response.create it answers, if any
+    overtaken: list[CreateRequest] = field(default_factory=list)  # older ones, if refused
 
 
 @dataclass(slots=True)

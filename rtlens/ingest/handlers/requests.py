@@ -36,7 +36,9 @@ def answered_request(st: SessionState, resp: Response, out_of_band: bool | None)
 
     In the conversation only one response runs at a time, so a new in-conversation response
     answers the latest waiting in-conversation request, and older ones were refused or
-    overtaken (a refusal without the request's event_id leaves nothing else to go by).
+    overtaken (a refusal without the request's event_id leaves nothing else to go by). They
+    stay with the response (`resp.overtaken`): if the request it took is refused after all
+    (a duplicate create), the answer goes to the next older one.
     Out-of-band responses may run side by side: each answers the oldest waiting out-of-band
     request. `out_of_band` None (the event has no `conversation_id`, which real captures of
     both dialects do have): the oldest waiting request of either kind."""
@@ -55,6 +57,7 @@ def answered_request(st: SessionState, resp: Response, out_of_band: bool | None)
         if latest is None:
             return
         request = latest
+        resp.overtaken = [r for r in pending if not r.out_of_band and r is not latest]
         st.pending_creates = [r for r in pending if r.out_of_band]
     resp.request = request
     if request.event_id is not None:
@@ -74,7 +77,7 @@ def create_refused(st: SessionState, client_event_id: str | None, code: str | No
                 return
         taken = st.answered.pop(client_event_id, None)
         if taken is not None:
-            _unanswer(taken)
+            _unanswer(st, taken)
         return
     if code != "conversation_already_has_active_response":
         return
@@ -84,22 +87,27 @@ def create_refused(st: SessionState, client_event_id: str | None, code: str | No
             return
     last = st.last_conversation_response
     if last is not None and last.request is not None:
-        _unanswer(last)
+        _unanswer(st, last)
 
 
-def _unanswer(resp: Response) -> None:
-    request, resp.request = resp.request, None
-    if resp.trigger == "response.create":
+def _unanswer(st: SessionState, resp: Response) -> None:
+    """The request `resp` was taken to answer was refused: it answers the next older
+    request it overtook, if any, else it was the server's own."""
+    refused = resp.request
+    resp.request = resp.overtaken.pop() if resp.overtaken else None
+    if resp.request is None and resp.trigger == "response.create":
         resp.trigger = "turn"
+    if resp.request is not None and resp.request.event_id is not None:
+        st.answered[resp.request.event_id] = resp
     turn = resp.turn
     if (
-        request is not None
+        refused is not None
         and turn is not None
         and turn.responses
         and turn.responses[0] is resp
-        and turn.response_create_ms == request.sent_ms
+        and turn.response_create_ms == refused.sent_ms
     ):
-        turn.response_create_ms = None
+        turn.response_create_ms = resp.request.sent_ms if resp.request else None
 
 
 def cancel_sent(st: SessionState, t: float | None, ev: dict[str, Any], audio: int | None) -> None:
