@@ -1109,3 +1109,19 @@ def test_an_error_naming_a_typeless_event_is_not_taken_by_a_later_frame(tmp_path
     s.server(210, "error", error={"code": "invalid_event", "event_id": None})
     errors = table(normalize_file(s.write(tmp_path / "e.jsonl")), "errors")
     assert [e["client_event_type"] for e in errors] == ["(event without a type)", "(binary frame)"]
+
+
+def test_a_response_whose_creates_are_all_refused_is_the_servers_own(tmp_path):
+    s = Session()
+    s.server(0, "session.created", session=ga_session())
+    s.server(100, "input_audio_buffer.speech_started", audio_start_ms=0, item_id="u1")
+    s.server(900, "input_audio_buffer.speech_stopped", audio_end_ms=800, item_id="u1")
+    s.server(950, "input_audio_buffer.committed", item_id="u1")
+    s.client(960, "response.create", event_id="c1")
+    s.client(970, "response.create", event_id="c2")
+    s.server(1000, "response.created", response={"id": "r1", "conversation_id": "conv"})
+    for refused in ("c1", "c2"):
+        refusal = {"code": "conversation_already_has_active_response", "event_id": refused}
+        s.server(1010, "error", error=refusal)
+    result = normalize_file(s.write(tmp_path / "both.jsonl"))
+    assert one(result, "responses", response_id="r1")["trigger"] == "turn"

@@ -129,11 +129,7 @@ def ingest(
                 path = Path(db if db is not None else store.DEFAULT_DB)
                 if str(path) != ":memory:":
                     path = path.resolve()  # the file itself, whatever links or cwd do later
-                existed = path.exists()
-                con, fresh = _open(store, path, pool, memory_limit)
-                # ours only if it was not there before and had no tables when this run's
-                # connection, holding DuckDB's lock on it, looked (not another run's)
-                made = path if fresh and not existed and str(path) != ":memory:" else None
+                con, made = _open(store, path, pool, memory_limit)
             writer = _Writer(con, store, files, on_file_done, memory_limit if own else None)
             with _removed_on_failure(made, lambda: con):
                 con.execute("BEGIN TRANSACTION")
@@ -165,9 +161,14 @@ def ingest(
     return writer.result
 
 
-def _open(store: Any, path: str | Path, pool: Pool, memory_limit: str) -> tuple[Any, bool]:
-    """The database to write, and whether it was empty (no tables), or one clear error
-    naming it."""
+def _open(store: Any, path: Path, pool: Pool, memory_limit: str) -> tuple[Any, Path | None]:
+    """The database to write, and its file if this run made it (to remove again if the run
+    fails), or one clear error naming it.
+
+    The file is this run's only if it was absent before and has no tables when this run's
+    connection, which holds DuckDB's lock on it, looks: not another run's. A failed connect
+    removes nothing (the file may be another run's, holding the lock)."""
+    existed = str(path) == ":memory:" or path.exists()
     try:
         con = store.connect(
             path,
@@ -176,8 +177,10 @@ def _open(store: Any, path: str | Path, pool: Pool, memory_limit: str) -> tuple[
             threads=1 if pool.processes else None,
             schema=False,
         )
-        fresh = store.ensure_schema(con)
-        con.execute("SET memory_limit = ?", [memory_limit])
+        made = None if existed or store.table_names(con) else path
+        with _removed_on_failure(made, lambda: con):
+            store.ensure_schema(con)
+            con.execute("SET memory_limit = ?", [memory_limit])
     except (store.duckdb.Error, RuntimeError) as exc:
         if _interrupted(exc, store.duckdb):
             raise KeyboardInterrupt from exc
@@ -185,7 +188,7 @@ def _open(store: Any, path: str | Path, pool: Pool, memory_limit: str) -> tuple[
             hint = _memory_hint(exc, store.duckdb, memory_limit)
             raise WriterError(f"{path}: cannot open the database: {_first(exc)}{hint}") from exc
         raise WriterError(f"{path}: {exc}") from exc  # not rtlens's, or of another version
-    return con, fresh
+    return con, made
 
 
 @contextlib.contextmanager
@@ -196,12 +199,14 @@ def _removed_on_failure(made: Path | None, con: Callable[[], Any]) -> Iterator[N
         yield
     except BaseException:
         if made is not None:
+            # Unlinked while this connection still holds the lock, then closed: no other
+            # run can have opened the file in between.
+            for leftover in (made, made.with_name(made.name + ".wal")):
+                leftover.unlink(missing_ok=True)
             with contextlib.suppress(Exception):
                 opened = con()
                 if opened is not None and not callable(opened):
                     opened.close()
-            for leftover in (made, made.with_name(made.name + ".wal")):
-                leftover.unlink(missing_ok=True)
         raise
 
 

@@ -63,15 +63,20 @@ def connect(
     return con
 
 
-def ensure_schema(con: duckdb.DuckDBPyConnection) -> bool:
-    """Create the tables and views if missing (refusing someone else's database, or
-    another schema version). True if the database had no tables at all: a new file."""
-    existing = {
+def table_names(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """The tables of the connection's current database."""
+    return {
         row[0]
         for row in con.execute(
             "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()"
         ).fetchall()
     }
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the tables and views if missing (refusing someone else's database, or
+    another schema version)."""
+    existing = table_names(con)
     if "rtlens_meta" in existing:
         version = con.execute("SELECT schema_version FROM rtlens_meta").fetchone()
         if version is not None and version[0] != SCHEMA_VERSION:
@@ -82,7 +87,7 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> bool:
         from rtlens.store.views import create_views
 
         create_views(con)  # views may have improved since the file was made
-        return False
+        return
     clashes = sorted(existing & set(TABLE_NAMES))
     if clashes:  # someone else's tables: adding ours beside them would mix the two
         raise RuntimeError(
@@ -101,7 +106,6 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> bool:
     statements.extend(view_statements())
     # One transaction and one round trip: a few hundred catalog changes, one commit.
     con.execute("BEGIN; " + ";\n".join(statements) + "; COMMIT")
-    return not existing
 
 
 def _column_sql(kind: str, source: str) -> str:

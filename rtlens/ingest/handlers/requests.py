@@ -78,6 +78,10 @@ def create_refused(st: SessionState, client_event_id: str | None, code: str | No
         taken = st.answered.pop(client_event_id, None)
         if taken is not None:
             _unanswer(st, taken)
+            return
+        last = st.last_conversation_response  # it may be one that response overtook
+        if last is not None:
+            last.overtaken = [r for r in last.overtaken if r.event_id != client_event_id]
         return
     if code != "conversation_already_has_active_response":
         return
