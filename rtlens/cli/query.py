@@ -9,6 +9,12 @@ import click
 from rtlens.cli.options import db_option
 
 
+class SQLError(click.ClickException):
+    """The query itself is wrong: exit 2 like a usage error, without the usage lines."""
+
+    exit_code = 2
+
+
 @click.command(short_help="Run SQL over the tables and views (table, CSV or JSON).")
 @click.argument("sql")
 @db_option(default="rtlens.duckdb", help_text="The database to query (opened read-only).")
@@ -49,5 +55,5 @@ def query(sql: str, db: str, fmt: str) -> None:
         columns, rows = run(con, sql)
     except duckdb.Error as exc:
         message = str(exc).strip().splitlines()[0]
-        raise click.UsageError(f"SQL error: {message}") from exc
+        raise SQLError(f"SQL error: {message}") from exc
     click.echo(render(columns, rows, fmt), nl=False)

@@ -254,7 +254,8 @@ def _interruptions(summary: dict[str, Any]) -> list[str]:
             "not visible on WebRTC)"
         )
     if it["stop_ms_p50"] is not None:
-        out.append(f"  agent stopped talking {it['stop_ms_p50']:.0f} ms after the user (p50)")
+        stop = it["stop_ms_p50"]
+        out.append(f"  agent stopped talking {stop:.0f} ms after the user started speaking (p50)")
     return out
 
 
@@ -266,9 +267,9 @@ def _errors(summary: dict[str, Any]) -> list[str]:
     for d in err["details"]:
         cause = f" after {d['client_event_types']}" if d["client_event_types"] else ""
         message = (d["message"] or "").replace("\n", " ")
-        if len(message) > 50:
-            message = message[:49] + "…"
-        out.append(f"  {d['code'][:36]:36} x{d['count']:<4}{cause}  {message}"[:WIDTH])
+        if len(message) > 120:
+            message = message[:119] + "…"
+        out.append(_fit(f"  x{d['count']:<4} {d['code']}{cause}: {message}"))
     return out
 
 
@@ -329,5 +330,5 @@ def _warnings(summary: dict[str, Any]) -> list[str]:
     if not summary["warnings"]:
         return ["", "No warnings."]
     out = _heading("Warnings")
-    out += [f"  ! {w}"[:WIDTH] for w in summary["warnings"]]
+    out += [_fit(f"  ! {w}") for w in summary["warnings"]]
     return out
