@@ -398,3 +398,34 @@ def test_a_failed_run_through_a_dangling_link_removes_the_file_not_the_link(tmp_
         ingest([SAMPLE], link, workers=0, on_file_done=fail)
     assert link.is_symlink()  # the user's link stays
     assert list(target.iterdir()) == []  # what the run made through it is gone
+
+
+def test_removing_a_failed_runs_file_spares_a_new_one_made_at_the_same_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Between the failed run's unlinks and its close, another run may make a new database
+    at the path; closing must not checkpoint and delete that run's WAL by name."""
+    db = tmp_path / "rt.duckdb"
+    other = (
+        "import duckdb, os, sys\n"
+        "con = duckdb.connect(sys.argv[1])\n"
+        "con.execute('PRAGMA disable_checkpoint_on_shutdown')\n"
+        "con.execute('CREATE TABLE theirs AS SELECT 42 AS v')\n"
+        "os._exit(0)  # committed, crashed before any checkpoint: the WAL holds it all\n"
+    )
+    real_unlink = Path.unlink
+
+    def unlink_then_race(self: Path, missing_ok: bool = False) -> None:
+        real_unlink(self, missing_ok=missing_ok)
+        if self.name == db.name + ".wal":  # the failed run's last unlink
+            subprocess.run([sys.executable, "-c", other, str(db)], check=True, timeout=60)
+
+    def fail(_path: Path) -> None:
+        raise RuntimeError("stopped by the test")
+
+    monkeypatch.setattr(Path, "unlink", unlink_then_race)
+    with pytest.raises(RuntimeError, match="stopped by the test"):
+        ingest([SAMPLE], db, workers=0, on_file_done=fail)
+    monkeypatch.undo()
+    con = duckdb.connect(str(db))
+    assert con.execute("SELECT v FROM theirs").fetchall() == [(42,)]

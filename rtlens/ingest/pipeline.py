@@ -199,13 +199,19 @@ def _removed_on_failure(made: Path | None, con: Callable[[], Any]) -> Iterator[N
         yield
     except BaseException:
         if made is not None:
+            opened = con()
+            opened = None if opened is None or callable(opened) else opened
+            if opened is not None:
+                # Closing checkpoints and then deletes the WAL *by name*: by then another
+                # run may have made a new file (and WAL) at this path. Nothing to keep here.
+                with contextlib.suppress(Exception):
+                    opened.execute("PRAGMA disable_checkpoint_on_shutdown")
             # Unlinked while this connection still holds the lock, then closed: no other
             # run can have opened the file in between.
             for leftover in (made, made.with_name(made.name + ".wal")):
                 leftover.unlink(missing_ok=True)
-            with contextlib.suppress(Exception):
-                opened = con()
-                if opened is not None and not callable(opened):
+            if opened is not None:
+                with contextlib.suppress(Exception):
                     opened.close()
         raise
 

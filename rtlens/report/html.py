@@ -187,7 +187,7 @@ def _misc_tables(s: dict[str, Any]) -> str:
         "<h2>Interruptions</h2>",
         f"<p>{it['count']} barge-in(s) · generated {_dur(it['audio_generated_ms'])} · heard "
         f"{_dur(it['audio_played_ms'])} · never heard {_dur(it['audio_unheard_ms'])} · agent "
-        f"stopped {_ms(it['stop_ms_p50'])} ms after the user (p50)</p>",
+        f"stopped {_ms(it['stop_ms_p50'])} ms after the user started speaking (p50)</p>",
         "<h2>Errors</h2>",
     ]
     errors = s["errors"]["details"]

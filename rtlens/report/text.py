@@ -266,10 +266,11 @@ def _errors(summary: dict[str, Any]) -> list[str]:
         return [*out, "  none"]
     for d in err["details"]:
         cause = f" after {d['client_event_types']}" if d["client_event_types"] else ""
-        message = (d["message"] or "").replace("\n", " ")
+        message = " ".join((d["message"] or "").split())
         if len(message) > 120:
             message = message[:119] + "…"
-        out.append(_fit(f"  x{d['count']:<4} {d['code']}{cause}: {message}"))
+        line = f"  x{d['count']:<4} {d['code']}{cause}" + (f": {message}" if message else "")
+        out.append(_fit(line))
     return out
 
 
