@@ -21,22 +21,19 @@ def open_database(path: str | Path) -> duckdb.DuckDBPyConnection:
     try:
         con = duckdb.connect(str(path), read_only=True)
     except duckdb.Error as exc:
-        first = str(exc).strip().splitlines()[0]
+        first = store.error_line(exc)
         if "lock" in first.lower():
             raise InputError(
                 f"{path}: the database is in use by another process ({first})"
             ) from exc
         raise InputError(f"{path}: not a DuckDB database ({first})") from exc
-    tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    tables = store.table_names(con)
     if "sessions" not in tables or "rtlens_meta" not in tables:
         raise InputError(f"{path}: not an rtlens database (no sessions or rtlens_meta table)")
     version = con.execute("SELECT max(schema_version) FROM rtlens_meta").fetchone()
     if version is None or version[0] != SCHEMA_VERSION:
         found = version[0] if version else None
-        raise InputError(
-            f"{path}: database schema version {found} differs from this rtlens's "
-            f"{SCHEMA_VERSION}: re-ingest into a new database file"
-        )
+        raise InputError(f"{path}: {store.schema_version_error(found)}")
     con.execute("SET TimeZone = 'UTC'")
     create_views(con, temporary=True)
     return con

@@ -41,6 +41,7 @@ def query(sql: str, db: str, fmt: str) -> None:
     from rtlens.analysis.load import open_database
     from rtlens.analysis.query import render, run
     from rtlens.logfile.reader import InputError
+    from rtlens.store.db import error_line
     from rtlens.store.engine import duckdb
 
     if sql == "-":
@@ -54,6 +55,5 @@ def query(sql: str, db: str, fmt: str) -> None:
     try:
         columns, rows = run(con, sql)
     except duckdb.Error as exc:
-        message = str(exc).strip().splitlines()[0]
-        raise SQLError(f"SQL error: {message}") from exc
+        raise SQLError(f"SQL error: {error_line(exc)}") from exc
     click.echo(render(columns, rows, fmt), nl=False)

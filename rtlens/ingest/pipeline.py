@@ -131,7 +131,7 @@ def ingest(
                     path = path.resolve()  # the file itself, whatever links or cwd do later
                 con, made = _open(store, path, pool, memory_limit)
             writer = _Writer(con, store, files, on_file_done, memory_limit if own else None)
-            with _removed_on_failure(made, lambda: con):
+            with _removed_on_failure(made, con):
                 con.execute("BEGIN TRANSACTION")
                 try:
                     writer.start()
@@ -152,7 +152,7 @@ def ingest(
             store.export_parquet(con, parquet_dir)
         except (OSError, store.duckdb.Error) as exc:
             raise WriterError(
-                f"{parquet_dir}: writing Parquet failed ({_first(exc)}); the database "
+                f"{parquet_dir}: writing Parquet failed ({store.error_line(exc)}); the database "
                 "has the new rows: run again with --parquet to retry"
             ) from exc
     if own:
@@ -178,7 +178,7 @@ def _open(store: Any, path: Path, pool: Pool, memory_limit: str) -> tuple[Any, P
             schema=False,
         )
         made = None if existed or store.table_names(con) else path
-        with _removed_on_failure(made, lambda: con):
+        with _removed_on_failure(made, con):
             store.ensure_schema(con)
             con.execute("SET memory_limit = ?", [memory_limit])
     except (store.duckdb.Error, RuntimeError) as exc:
@@ -186,33 +186,30 @@ def _open(store: Any, path: Path, pool: Pool, memory_limit: str) -> tuple[Any, P
             raise KeyboardInterrupt from exc
         if isinstance(exc, store.duckdb.Error):
             hint = _memory_hint(exc, store.duckdb, memory_limit)
-            raise WriterError(f"{path}: cannot open the database: {_first(exc)}{hint}") from exc
+            message = f"{path}: cannot open the database: {store.error_line(exc)}{hint}"
+            raise WriterError(message) from exc
         raise WriterError(f"{path}: {exc}") from exc  # not rtlens's, or of another version
     return con, made
 
 
 @contextlib.contextmanager
-def _removed_on_failure(made: Path | None, con: Callable[[], Any]) -> Iterator[None]:
+def _removed_on_failure(made: Path | None, con: Any) -> Iterator[None]:
     """A database file this run created is removed again if the run fails: a failed ingest
     leaves no trace (an existing database is only rolled back)."""
     try:
         yield
     except BaseException:
         if made is not None:
-            opened = con()
-            opened = None if opened is None or callable(opened) else opened
-            if opened is not None:
-                # Closing checkpoints and then deletes the WAL *by name*: by then another
-                # run may have made a new file (and WAL) at this path. Nothing to keep here.
-                with contextlib.suppress(Exception):
-                    opened.execute("PRAGMA disable_checkpoint_on_shutdown")
+            # Closing checkpoints and then deletes the WAL *by name*: by then another run
+            # may have made a new file (and WAL) at this path. Nothing to keep here.
+            with contextlib.suppress(Exception):
+                con.execute("PRAGMA disable_checkpoint_on_shutdown")
             # Unlinked while this connection still holds the lock, then closed: no other
             # run can have opened the file in between.
             for leftover in (made, made.with_name(made.name + ".wal")):
                 leftover.unlink(missing_ok=True)
-            if opened is not None:
-                with contextlib.suppress(Exception):
-                    opened.close()
+            with contextlib.suppress(Exception):
+                con.close()
         raise
 
 
@@ -220,11 +217,6 @@ def _memory_hint(exc: BaseException, duckdb: Any, memory_limit: str | None) -> s
     if memory_limit and isinstance(exc, duckdb.OutOfMemoryException):
         return f" (DuckDB may use {memory_limit} here: raise it with --memory-limit)"
     return ""
-
-
-def _first(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _interrupted(exc: BaseException, duckdb: Any) -> bool:
@@ -307,7 +299,8 @@ class _Writer:
             if not isinstance(exc, self.store.duckdb.Error):
                 raise
             hint = _memory_hint(exc, self.store.duckdb, self.memory_limit)
-            raise WriterError(f"the database could not take the rows: {_first(exc)}{hint}") from exc
+            line = self.store.error_line(exc)
+            raise WriterError(f"the database could not take the rows: {line}{hint}") from exc
 
     def _handle(self, message: Message) -> None:
         kind, index = message[0], message[1]

@@ -63,6 +63,20 @@ def connect(
     return con
 
 
+def error_line(exc: BaseException) -> str:
+    """The first line of an error's message (DuckDB's run over several), for one-line
+    errors."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def schema_version_error(found: object) -> str:
+    return (
+        f"database schema version {found} differs from this rtlens's {SCHEMA_VERSION}: "
+        "re-ingest into a new database file"
+    )
+
+
 def table_names(con: duckdb.DuckDBPyConnection) -> set[str]:
     """The tables of the connection's current database."""
     return {
@@ -80,10 +94,7 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     if "rtlens_meta" in existing:
         version = con.execute("SELECT schema_version FROM rtlens_meta").fetchone()
         if version is not None and version[0] != SCHEMA_VERSION:
-            raise RuntimeError(
-                f"database schema version {version[0]} differs from this rtlens's "
-                f"{SCHEMA_VERSION}: re-ingest into a new database file"
-            )
+            raise RuntimeError(schema_version_error(version[0]))
         from rtlens.store.views import create_views
 
         create_views(con)  # views may have improved since the file was made
