@@ -191,8 +191,8 @@ class SessionState:
         self.function_calls: dict[str, FunctionCall] = {}
         self.transcriptions: dict[str, Transcription] = {}
         self.client_types: dict[str, str] = {}  # client event_id -> type
-        self.commit_waiting = False  # the app sent a commit the server has not answered yet
-        self.commit_sent_ms: float | None = None  # ... at this time
+        # the app's commit (seq, t) the server has not answered yet
+        self.pending_commit: tuple[int, float | None] | None = None
         self.last_item_create_sent_ms: float | None = None
         # the app's response.create requests in the order sent, until a response answers one
         self.pending_creates: list[CreateRequest] = []

@@ -185,13 +185,10 @@ class Pool:
             tasks.put(item)
         for _ in range(self.processes):
             tasks.put(None)
-        parent = os.getpid()
+        args = (tasks, self.results, self.chunk_dir, os.getpid())
         self.procs = [
-            ctx.Process(target=_worker, args=(tasks, self.results, self.chunk_dir, parent))
-            for _ in range(self.processes)
+            ctx.Process(target=_worker, args=args, daemon=True) for _ in range(self.processes)
         ]
-        for proc in self.procs:
-            proc.daemon = True
         for proc in self.procs:
             proc.start()
         self.running = self.processes
@@ -204,25 +201,23 @@ class Pool:
                 normalize_to(spool, index, path)
             spool.flush()
             return
-        exits = 0
-        while exits < self.processes:
+        while self.running:
             try:
                 message = self.results.get(timeout=DEAD_CHECK_SECONDS)
             except queue.Empty:
-                self._check_alive(exits)
+                self._check_alive()
                 continue
             if message[0] == "exit":
-                exits += 1
                 self.running -= 1
             else:
                 handle(message)
 
-    def _check_alive(self, exits: int) -> None:
+    def _check_alive(self) -> None:
         """A worker gone without saying so (killed, say, by the OOM killer) would leave the
         writer waiting forever. Nothing came for a while, so every message a finished worker
         sent has arrived: more workers gone than exits received means one died."""
         dead = [proc for proc in self.procs if not proc.is_alive()]
-        if len(dead) > exits:
+        if len(dead) > self.processes - self.running:
             codes = ", ".join(str(proc.exitcode) for proc in dead)
             raise WorkerError(f"a worker process died without finishing (exit codes: {codes})")
 

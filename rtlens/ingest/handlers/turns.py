@@ -15,7 +15,7 @@ def append(st: SessionState, t: float | None, ev: dict[str, Any], audio: int | N
 
 
 def commit_sent(st: SessionState, t: float | None, ev: dict[str, Any], audio: int | None) -> None:
-    st.commit_waiting, st.commit_sent_ms = True, t
+    st.pending_commit = (st.seq, t)
 
 
 def speech_started(
@@ -73,15 +73,14 @@ def committed(st: SessionState, t: float | None, ev: dict[str, Any], audio: int 
     if speech is not None and speech.item_id not in (None, item_id):
         speech = None
     # The app's commit this answers, if one waits (a server-only log has none).
-    app_commit, commit_sent_ms = st.commit_waiting, st.commit_sent_ms
-    st.commit_waiting, st.commit_sent_ms = False, None
+    commit, st.pending_commit = st.pending_commit, None
     # The app committed while the VAD still heard speech (no speech_stopped yet): the app,
     # not the VAD, ended this turn, and its commit starts v2v.
-    if speech is not None and (speech.stopped or not app_commit):
+    if speech is not None and (speech.stopped or commit is None):
         turn = _new_turn(st, item_id, speech.trigger, t)
     else:
         turn = _new_turn(st, item_id, "manual", t)
-        turn.manual_start_ms = commit_sent_ms
+        turn.manual_start_ms = commit[1] if commit is not None else None
     if speech is not None:
         turn.speech = speech
         speech.turn = turn
