@@ -4,7 +4,9 @@
 
 - (a) DuckDB's own `read_json_auto` loading the same files into a table;
 - (b) a bare Python loop that only parses every line with orjson;
-- rtlens: `rtlens ingest corpus/ --db fresh.duckdb`.
+- rtlens: `rtlens ingest corpus/ --db fresh.duckdb`;
+- rtlens_pure: the same without its C reader of appends (`RTLENS_PURE_PYTHON=1`), the
+  path a machine without a C compiler at install time takes.
 
 Each is a separate process, run in interleaved order `--repeats` times; we report the
 median wall time and CPU time (the process and everything it waited for). Memory is
@@ -95,12 +97,14 @@ def _tree_memory(root: int) -> int:
     return total
 
 
-def measure(argv: list[str], *, memory: bool = False) -> dict[str, float]:
+def measure(
+    argv: list[str], *, memory: bool = False, env: dict[str, str] | None = None
+) -> dict[str, float]:
     """Run a command; wall seconds, CPU seconds (incl. waited-for children), and with
     `memory` the peak memory of its process tree."""
     before = os.times()
     started = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     peak = 0
     done = threading.Event()
 
@@ -172,7 +176,7 @@ def _breakdown_once(corpus: Path) -> dict[str, float]:
     out[blocks] = time.process_time() - t
     t = time.process_time()
     for f in files:
-        for _ in read_records(f, appends=True):  # as the normalizer reads
+        for _ in read_records(f, appends=True, runs=True):  # as the normalizer reads
             pass
     out["reader (find lines, cut audio, parse)"] = time.process_time() - t - out[blocks]
     with tempfile.TemporaryDirectory() as tmp:
@@ -242,7 +246,15 @@ def main() -> None:
     compileall.compile_dir(Path(rtlens.__file__).parent, quiet=1)
     files = sorted(corpus.glob("*.jsonl"))
     lines = sum(1 for f in files for _ in f.open("rb"))
-    names = ["bare", "duckdb", "rtlens", "python_side"]
+    from rtlens.logfile.reader import C_APPENDS
+
+    if C_APPENDS is None:
+        sys.exit(
+            "rtlens's C reader is not built (or RTLENS_PURE_PYTHON is set): "
+            "run `pip install -e .` with a C compiler, then benchmark"
+        )
+    names = ["bare", "duckdb", "rtlens", "python_side", "rtlens_pure"]
+    pure_env = dict(os.environ, RTLENS_PURE_PYTHON="1")
     runs: dict[str, list[dict[str, float]]] = {name: [] for name in names}
     with tempfile.TemporaryDirectory() as tmp:
         for rep in range(args.repeats):
@@ -254,8 +266,9 @@ def main() -> None:
                     "duckdb": [sys.executable, "-c", DUCKDB, str(corpus), str(db)],
                     "rtlens": rtlens_argv(corpus, db),
                     "python_side": [sys.executable, "-c", PYTHON_SIDE, str(corpus), str(db)],
+                    "rtlens_pure": rtlens_argv(corpus, db),
                 }[name]
-                runs[name].append(measure(argv))
+                runs[name].append(measure(argv, env=pure_env if name == "rtlens_pure" else None))
                 db.unlink(missing_ok=True)
         quarter = Path(tmp) / "quarter"
         quarter.mkdir()
@@ -290,6 +303,8 @@ def main() -> None:
         "ratio_vs_bare_orjson_loop": median["rtlens"]["wall_s"] / median["bare"]["wall_s"],
         "python_side_vs_bare_orjson_loop": median["python_side"]["wall_s"]
         / median["bare"]["wall_s"],
+        "pure_python_vs_bare_orjson_loop": median["rtlens_pure"]["wall_s"]
+        / median["bare"]["wall_s"],
         "peak_memory_mib": {name: m["peak_mib"] for name, m in peak.items()},
         "memory_runs": peak,
         "cpu_breakdown_s": breakdown(corpus),
@@ -312,6 +327,10 @@ def main() -> None:
     print(
         f"python_side / bare orjson loop: {result['python_side_vs_bare_orjson_loop']:.2f}"
         "  (rtlens with DuckDB's inserts switched off)"
+    )
+    print(
+        f"rtlens_pure / bare orjson loop: {result['pure_python_vs_bare_orjson_loop']:.2f}"
+        "  (rtlens without its C reader: RTLENS_PURE_PYTHON=1)"
     )
     print("peak memory of the process tree (target <= 300 MiB whatever the size):")
     for name, m in peak.items():

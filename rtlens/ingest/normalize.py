@@ -12,6 +12,7 @@ event itself is always kept in `events`.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,10 @@ from rtlens.ingest.results import EventTuple, SessionTables
 from rtlens.ingest.state import BINARY_FRAME, TEXT_FRAME, TYPELESS_EVENT, SessionState
 from rtlens.logfile.reader import (
     APPEND,
+    APPEND_RAW_PARTS,
+    APPENDS,
     BINARY,
+    C_APPENDS,
     CLOSE,
     ERROR,
     EVENT,
@@ -62,6 +66,10 @@ ROUTES: dict[tuple[str, str], tuple[int, str | None, Any]] = {
 # (`turns.append`) only counts their audio (tests/test_eventlines.py checks both).
 _APPEND_KEY = ("client", "input_audio_buffer.append")
 APPEND_LINE_FORMAT = line_format_for(*_APPEND_KEY)
+# ... and, where the C reader is built, as APPENDS records (runs of them) written out in C:
+# `APPEND_LINES(out, run, ...)` fills APPEND_LINE_FORMAT's values in between its 9 pieces.
+APPEND_LINE_PIECES = tuple(re.split(rb"%[dab]", APPEND_LINE_FORMAT))
+APPEND_LINES = C_APPENDS.lines if C_APPENDS is not None else None
 
 # sink(lines, tuples): receives the events as they are ready (see `rtlens.eventlines`).
 Sink = Callable[[list[bytes], list[EventTuple]], None]
@@ -86,7 +94,7 @@ def normalize_file(
     it is for tests and small jobs, the pipeline always uses a sink)."""
     source_file = str(Path(path).resolve())
     return normalize_records(
-        read_records(path, appends=True),
+        read_records(path, appends=True, runs=APPEND_LINES is not None),
         source_file,
         sink=sink,
         on_start=on_start,
@@ -171,6 +179,8 @@ def _run(
     votes = st.votes
     client_types = st.client_types
     append_format = APPEND_LINE_FORMAT
+    append_lines: Any = APPEND_LINES  # called only for APPENDS records: never None then
+    pieces = APPEND_LINE_PIECES
     append_type = _APPEND_KEY[1]
     input_audio_bytes = 0  # of APPEND records (what `turns.append` counts for EVENT ones)
     seq = -1
@@ -195,6 +205,23 @@ def _run(
                 id_field = direction
                 client_types[id_field.decode()] = append_type
             add(append_format % (file_index, seq, line_no, ts_us, t_us, audio, id_field, event))
+            input_audio_bytes += audio
+        elif kind == APPENDS:  # a run of APPEND records, read (and written out) in C
+            stamps = event[1]
+            last_us = stamps[-1]
+            append_lines(
+                lines,
+                event,
+                line_no,
+                file_index,
+                seq + 1,
+                first_us,
+                pieces,
+                APPEND_RAW_PARTS,
+                client_types,
+                append_type,
+            )
+            seq += len(stamps)
             input_audio_bytes += audio
         elif kind == EVENT:
             seq += 1

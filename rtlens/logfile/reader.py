@@ -22,6 +22,14 @@ Records are plain tuples for speed (this loop runs once per frame of every recor
           only characters that need no escaping), and payload is the event's JSON with
           the audio cut out, exactly as `orjson.dumps` writes the parsed event; no dict is
           made. Without `appends`, such lines are EVENT records like any other.
+- APPENDS: only with `runs=True` as well, and the C reader built (`C_APPENDS`): a run of
+          consecutive APPEND lines in one record, read in C. line_no and ts_us are the
+          first's, audio_bytes the sum; payload is the run as `C_APPENDS.scan` returns
+          it, which `expand_run` turns back into the APPEND records it stands for.
+
+The C reader (`_appends.c`, built at install where a compiler is found; `RTLENS_PURE_PYTHON=1`
+turns it off) recognises exactly the appends `_APPEND_HEAD`, `_APPEND_TAIL` and
+`_append_line` accept, and refuses the others back to this module.
 
 Audio lines take a fast path: the base64 payload is located with a byte search, measured and
 cut out before the rest of the line is parsed, so audio is never decoded or even parsed.
@@ -36,6 +44,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import os
 import re
 from collections.abc import Iterator
 from itertools import chain
@@ -51,6 +60,7 @@ from rtlens.logfile.redact import AUDIO_CARRIERS, strip_audio
 
 HEADER, EVENT, TEXT, BINARY, CLOSE, ERROR = "header", "event", "text", "binary", "close", "error"
 APPEND = "append"
+APPENDS = "appends"
 MAX_RAW_CHARS = 64 * 1024
 
 # (the direction slot is str or None, except in APPEND records: see the module docstring)
@@ -145,9 +155,12 @@ def cut(text: bytes | str) -> str:
     return text.rstrip("\r\n")[:MAX_RAW_CHARS]
 
 
-def read_records(path: str | Path, *, appends: bool = False) -> Iterator[Record]:
+def read_records(
+    path: str | Path, *, appends: bool = False, runs: bool = False
+) -> Iterator[Record]:
     """Yield the records of one input file (see the module docstring; `appends`: give
-    user audio appends of the usual shape as APPEND records).
+    user audio appends of the usual shape as APPEND records; `runs`: as APPENDS records
+    where the C reader is built).
 
     A file that cannot be opened raises `InputError`; a stream that breaks while reading (a
     truncated or corrupt `.gz`, an I/O error) ends with an ERROR record instead, on the
@@ -160,7 +173,7 @@ def read_records(path: str | Path, *, appends: bool = False) -> Iterator[Record]
             if head.lstrip(BLANK)[:1] == b"[":
                 yield from _read_array(stream, head, line_no, reached, appends)
             else:
-                yield from _read_lines(stream, reached, line_no, head, appends=appends)
+                yield from _read_lines(stream, reached, line_no, head, appends=appends, runs=runs)
         except BROKEN as exc:
             yield _unreadable(reached[0] + 1, exc)
 
@@ -203,6 +216,7 @@ def _read_lines(
     *,
     appends: bool = False,
     header: bool = True,
+    runs: bool = False,
 ) -> Iterator[Record]:
     """Records of a JSONL stream (after `head`, bytes already read from it); `reached[0]` is
     kept at the number of the last complete line read. `header`: the first line with content
@@ -216,6 +230,7 @@ def _read_lines(
     pending: list[bytes] = []  # the start of a line that continues in the next block
     read = stream.read
     append_head = _APPEND_HEAD.match if appends else _never
+    scan = C_APPENDS.scan if appends and runs and C_APPENDS is not None else None
     for block in chain((head,), iter(lambda: read(_BLOCK), b"")):
         end = block.rfind(b"\n")
         if end < 0:
@@ -240,6 +255,14 @@ def _read_lines(
                     yield record if record is not None else _parse_line(line, line_no)
         find = block.find
         while pos <= end:
+            if scan is not None and not header_pending:
+                run = scan(block, pos, end)
+                if run is not None:
+                    yield (APPENDS, line_no + 1, run[1][0], None, run, run[5])
+                    line_no += len(run[1])
+                    pos = run[0]
+                    if pos > end:
+                        break
             nl = find(b"\n", pos)
             line_no += 1
             if header_pending:
@@ -400,6 +423,42 @@ def _append_line(data: bytes, head: re.Match[bytes], nl: int, line_no: int) -> R
     # 2**32 s, the float's error stays under half a microsecond.
     ts_us = int(head[1].replace(b".", b""))
     return (APPEND, line_no, ts_us, event_id, raw, decoded)
+
+
+def _compiled_appends() -> Any:
+    """The C reader of appends (`_appends.c`), or None: not built, or turned off by
+    `RTLENS_PURE_PYTHON`."""
+    if os.environ.get("RTLENS_PURE_PYTHON"):
+        return None
+    try:
+        from rtlens.logfile import _appends
+    except ImportError:
+        return None
+    return _appends
+
+
+C_APPENDS = _compiled_appends()
+# `_APPEND_RAW` as (before the event id, after it) for the C reader.
+APPEND_RAW_PARTS: tuple[tuple[bytes, bytes], ...] = tuple(
+    (raw.partition(b"%b")[0], raw.partition(b"%b")[2])
+    for raw in (_APPEND_RAW[where] for where in range(4))
+)
+
+
+def expand_run(record: Record) -> list[Record]:
+    """The APPEND records an APPENDS record stands for."""
+    _, line_no, _, _, run, _ = record
+    _, stamps, event_ids, wheres, decoded, _ = run
+    out: list[Record] = []
+    for i, (ts_us, event_id, where, size) in enumerate(
+        zip(stamps, event_ids, wheres, decoded, strict=True)
+    ):
+        if event_id is None:
+            out.append((APPEND, line_no + i, ts_us, None, _APPEND_RAW[0], size))
+        else:
+            id_bytes = event_id.encode()
+            out.append((APPEND, line_no + i, ts_us, id_bytes, _APPEND_RAW[where] % id_bytes, size))
+    return out
 
 
 def _fast_audio_line(data: bytes, pos: int, nl: int, line_no: int) -> Record | None:
