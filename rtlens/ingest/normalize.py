@@ -11,7 +11,6 @@ event itself is always kept in `events`.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -77,6 +76,8 @@ Sink = Callable[[list[bytes], list[EventTuple]], None]
 
 def derived_session_id(source_file: str) -> str:
     """Session id for files without an rtlens header: stable for a given path."""
+    import hashlib  # here: loading OpenSSL costs each worker ~10 ms, and recordings need none
+
     return "file-" + hashlib.sha1(source_file.encode()).hexdigest()[:20]
 
 
@@ -114,13 +115,15 @@ def normalize_records(
 ) -> SessionTables:
     it = iter(records)
     first = next(it, None)
-    session_id = derived_session_id(source_file)
+    session_id = None
     header: dict[str, Any] = {}
     if first is not None and first[0] == HEADER:
         header = first[4]
         if isinstance(header.get("session_id"), str) and header["session_id"]:
             session_id = header["session_id"]
         first = None
+    if session_id is None:
+        session_id = derived_session_id(source_file)
     st = SessionState(session_id, source_file)
     st.header = header
     if on_start is not None:
