@@ -358,6 +358,50 @@ def test_lines_refuse_a_time_that_does_not_fit_and_agree_with_expand_run_on_odd_
     assert out == [APPEND_LINE_FORMAT % (0, 0, 1, 5, 0, 3, b"None", raw)]
 
 
+HOSTILE_RUN = """
+from rtlens.ingest.normalize import APPEND_LINE_PIECES as P
+from rtlens.logfile.reader import APPEND_RAW_PARTS as R, C_APPENDS
+ids = ["a" * 200, "b"]
+class Shrinks:  # converting it empties the run's lists while lines() walks them
+    def __index__(self):
+        ids.clear()
+        return 1
+out = []
+C_APPENDS.lines(out, (0, [1, 1], ids, [Shrinks(), 1], [0, 0], 0), 1, 0, 0, 0, P, R, {}, "k")
+assert len(out) == 2 and b"a" * 200 in out[0], out
+print("ok")
+"""
+
+
+def test_lines_survive_python_code_that_changes_the_run_under_them():
+    """Found by review: lines() read list items without holding them, so an `__index__`
+    (or a dict key's `__eq__`) that changed the lists crashed the interpreter. In a
+    subprocess, so that a crash fails this test only."""
+    done = subprocess.run(
+        [sys.executable, "-c", HOSTILE_RUN], capture_output=True, text=True, check=False
+    )
+    assert (done.returncode, done.stdout.strip()) == (0, "ok"), done.stderr
+
+
+@pytest.mark.parametrize("at", ["line_no", "seq"])
+def test_lines_refuse_numbers_that_would_overflow(at):
+    args = {"line_no": 1, "seq": 0, at: 2**63 - 1}
+    run = (0, [1, 1], [None, None], [0, 0], [0, 0], 0)
+    with pytest.raises(OverflowError):
+        C_APPENDS.lines(
+            [],
+            run,
+            args["line_no"],
+            0,
+            args["seq"],
+            0,
+            APPEND_LINE_PIECES,
+            APPEND_RAW_PARTS,
+            {},
+            "t",
+        )
+
+
 def test_random_bytes_never_crash_the_scanner():
     rng = random.Random(5)
     template = (
@@ -493,11 +537,12 @@ def test_the_cli_gives_the_same_database_with_rtlens_pure_python(tmp_path, recor
     assert tables["c"] == tables["pure"]
 
 
-def test_the_switch_is_read_at_import():
+@pytest.mark.parametrize(("value", "pure"), [("1", True), ("yes", True), ("0", False), ("", False)])
+def test_the_switch_is_read_at_import(value, pure):
     code = "from rtlens.logfile.reader import C_APPENDS; print(C_APPENDS is None)"
-    env = dict(os.environ, RTLENS_PURE_PYTHON="1")
+    env = dict(os.environ, RTLENS_PURE_PYTHON=value)
     out = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     )
-    assert out.stdout.strip() == "True"
+    assert out.stdout.strip() == str(pure)
     assert reader.C_APPENDS is not None

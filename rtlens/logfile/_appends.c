@@ -229,8 +229,10 @@ scan(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     s = PyBytes_AS_STRING(args[0]);
     size = PyBytes_GET_SIZE(args[0]);
     pos = PyLong_AsSsize_t(args[1]);
+    if (pos == -1 && PyErr_Occurred())
+        return NULL;
     end = PyLong_AsSsize_t(args[2]);
-    if (PyErr_Occurred())
+    if (end == -1 && PyErr_Occurred())
         return NULL;
     if (pos < 0 || end >= size) {
         PyErr_SetString(PyExc_ValueError, "scan: pos or end outside the block");
@@ -310,7 +312,7 @@ static PyObject *
 lines(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     PyObject *out, *run, *pieces, *raws, *client_types, *kind;
-    PyObject *ts, *ids, *where, *decoded;
+    PyObject *ts = NULL, *ids = NULL, *where = NULL, *decoded = NULL;
     int64_t line_no, file_index, seq, first_us;
     Py_ssize_t n, i, k, piece_len[9], size;
     const char *piece[9];
@@ -339,27 +341,36 @@ lines(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     if (get_int64(args[2], &line_no) < 0 || get_int64(args[3], &file_index) < 0 ||
         get_int64(args[4], &seq) < 0 || get_int64(args[5], &first_us) < 0)
         return NULL;
-    ts = PyTuple_GET_ITEM(run, 1);
-    ids = PyTuple_GET_ITEM(run, 2);
-    where = PyTuple_GET_ITEM(run, 3);
-    decoded = PyTuple_GET_ITEM(run, 4);
-    if (!PyList_Check(ts) || !PyList_Check(ids) || !PyList_Check(where) ||
-        !PyList_Check(decoded)) {
+    if (!PyList_Check(PyTuple_GET_ITEM(run, 1)) || !PyList_Check(PyTuple_GET_ITEM(run, 2)) ||
+        !PyList_Check(PyTuple_GET_ITEM(run, 3)) || !PyList_Check(PyTuple_GET_ITEM(run, 4))) {
         PyErr_SetString(PyExc_TypeError, "lines: not a run from scan()");
         return NULL;
     }
-    n = PyList_GET_SIZE(ts);
-    if (PyList_GET_SIZE(ids) != n || PyList_GET_SIZE(where) != n ||
-        PyList_GET_SIZE(decoded) != n) {
+    /* Tuples of the lists' items, held for the whole call: converting an item or adding a
+       key to client_types may run Python code (__index__, __eq__), which could otherwise
+       shrink a list under the loop or free an id still being copied. */
+    ts = PyList_AsTuple(PyTuple_GET_ITEM(run, 1));
+    ids = PyList_AsTuple(PyTuple_GET_ITEM(run, 2));
+    where = PyList_AsTuple(PyTuple_GET_ITEM(run, 3));
+    decoded = PyList_AsTuple(PyTuple_GET_ITEM(run, 4));
+    if (ts == NULL || ids == NULL || where == NULL || decoded == NULL)
+        goto fail;
+    n = PyTuple_GET_SIZE(ts);
+    if (PyTuple_GET_SIZE(ids) != n || PyTuple_GET_SIZE(where) != n ||
+        PyTuple_GET_SIZE(decoded) != n) {
         PyErr_SetString(PyExc_ValueError, "lines: a run's lists differ in length");
-        return NULL;
+        goto fail;
+    }
+    if (seq > INT64_MAX - n || line_no > INT64_MAX - n) {
+        PyErr_SetString(PyExc_OverflowError, "lines: seq or line_no out of range");
+        goto fail;
     }
     size = 0;
     for (k = 0; k < 9; k++) {
         PyObject *p = PyTuple_GET_ITEM(pieces, k);
         if (!PyBytes_Check(p)) {
             PyErr_SetString(PyExc_TypeError, "lines: pieces must be bytes");
-            return NULL;
+            goto fail;
         }
         piece[k] = PyBytes_AS_STRING(p);
         piece_len[k] = PyBytes_GET_SIZE(p);
@@ -371,7 +382,7 @@ lines(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             !PyBytes_Check(b = PyTuple_GET_ITEM(pair, 0)) ||
             !PyBytes_Check(a = PyTuple_GET_ITEM(pair, 1))) {
             PyErr_SetString(PyExc_TypeError, "lines: raws must be pairs of bytes");
-            return NULL;
+            goto fail;
         }
         raw_before[k] = PyBytes_AS_STRING(b);
         raw_before_len[k] = PyBytes_GET_SIZE(b);
@@ -379,18 +390,18 @@ lines(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         raw_after_len[k] = PyBytes_GET_SIZE(a);
     }
     for (i = 0; i < n; i++) {
-        PyObject *id = PyList_GET_ITEM(ids, i), *line;
+        PyObject *id = PyTuple_GET_ITEM(ids, i), *line;
         const char *id_text = "None";
         Py_ssize_t id_len = 4, need;
         int64_t t, d, t_rel;
-        long wh = PyLong_AsLong(PyList_GET_ITEM(where, i));
+        long wh = PyLong_AsLong(PyTuple_GET_ITEM(where, i));
         if (wh < 0 || wh > 3) {
             if (!PyErr_Occurred())
                 PyErr_SetString(PyExc_ValueError, "lines: where must be 0 to 3");
             goto fail;
         }
-        if (get_int64(PyList_GET_ITEM(ts, i), &t) < 0 ||
-            get_int64(PyList_GET_ITEM(decoded, i), &d) < 0)
+        if (get_int64(PyTuple_GET_ITEM(ts, i), &t) < 0 ||
+            get_int64(PyTuple_GET_ITEM(decoded, i), &d) < 0)
             goto fail;
         if ((first_us < 0 && t > INT64_MAX + first_us) ||
             (first_us > 0 && t < INT64_MIN + first_us)) {
@@ -453,9 +464,17 @@ lines(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             goto fail;
     }
     PyMem_Free(buf);
+    Py_DECREF(ts);
+    Py_DECREF(ids);
+    Py_DECREF(where);
+    Py_DECREF(decoded);
     Py_RETURN_NONE;
 fail:
     PyMem_Free(buf);
+    Py_XDECREF(ts);
+    Py_XDECREF(ids);
+    Py_XDECREF(where);
+    Py_XDECREF(decoded);
     return NULL;
 }
 

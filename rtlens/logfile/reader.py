@@ -428,7 +428,7 @@ def _append_line(data: bytes, head: re.Match[bytes], nl: int, line_no: int) -> R
 def _compiled_appends() -> Any:
     """The C reader of appends (`_appends.c`), or None: not built, or turned off by
     `RTLENS_PURE_PYTHON`."""
-    if os.environ.get("RTLENS_PURE_PYTHON"):
+    if os.environ.get("RTLENS_PURE_PYTHON", "0") not in ("", "0"):
         return None
     try:
         from rtlens.logfile import _appends
