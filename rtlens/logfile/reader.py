@@ -229,8 +229,9 @@ def _read_lines(
     header_pending = header
     pending: list[bytes] = []  # the start of a line that continues in the next block
     read = stream.read
-    append_head = _APPEND_HEAD.match if appends else _never
     scan = C_APPENDS.scan if appends and runs and C_APPENDS is not None else None
+    # A line the C reader handed back is one the pattern would refuse too: not tried again.
+    append_head = _APPEND_HEAD.match if appends and scan is None else _never
     for block in chain((head,), iter(lambda: read(_BLOCK), b"")):
         end = block.rfind(b"\n")
         if end < 0:
