@@ -445,35 +445,16 @@ SCRIPTS = [
 
 @pytest.fixture(scope="module")
 def recordings(tmp_path_factory):
-    """Sessions with their audio (the sample logs are redacted: no appends to read), one of
-    each scripted app in both dialects, recorded by the relay from the simulator."""
-    from rtlens.recording import serve_relay
-    from rtlens.simulator import SimulatorConfig, serve
-    from rtlens.simulator.apps import run_app
+    """Sessions with their audio (most sample logs are redacted: no appends to read), one
+    of each scripted app in both dialects, recorded by the relay from the simulator."""
+    from rtlens.simulator.samples import Sample, record_samples
 
     folder = tmp_path_factory.mktemp("recordings")
-
-    async def record() -> None:
-        async with (
-            serve("127.0.0.1", 0, SimulatorConfig(pace=0), log=None) as sim,
-            serve_relay(
-                "127.0.0.1",
-                0,
-                upstream=f"ws://127.0.0.1:{sim.port}",
-                out_dir=str(folder),
-                report=None,
-            ) as relay,
-        ):
-            url = f"ws://127.0.0.1:{relay.port}/v1/realtime"
-            await asyncio.gather(
-                *(
-                    run_app(url, script=s, dialect=d, seed=i, pace=0)
-                    for i, (s, d) in enumerate(SCRIPTS)
-                )
-            )
-
-    asyncio.run(asyncio.wait_for(record(), 120))
-    paths = sorted(folder.glob("*.jsonl"))
+    samples = tuple(
+        Sample(f"{script}_{dialect}", script, dialect, seed=i, redact_audio=False)
+        for i, (script, dialect) in enumerate(SCRIPTS)
+    )
+    paths = asyncio.run(asyncio.wait_for(record_samples(folder, samples, pace=0), 120))
     assert len(paths) == len(SCRIPTS)
     return folder
 
