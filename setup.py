@@ -2,7 +2,8 @@
 
 `rtlens.logfile._appends` reads user audio appends in C (see the file's header). It is
 optional: where it cannot be compiled (no C compiler), rtlens installs without it and the
-reader takes its pure-Python path, with the same results, about a fifth slower to ingest.
+reader takes its pure-Python path, with the same results: ingest takes 11-27% longer
+(benchmarks/README.md).
 """
 
 from setuptools import Extension, setup
