@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -15,11 +17,51 @@ FORMATS = ("table", "csv", "json")
 MAX_CELL = 60
 
 
-def run(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
-    cur = con.execute(sql)
+# `SHOW TABLES` on a database opened by `open_database` would list each view twice: the
+# file's own and the session's temporary one (current definitions) that shadows it.
+_SHOW_TABLES = re.compile(r"\s*show\s+(all\s+)?tables\s*;?\s*", re.IGNORECASE)
+
+
+@dataclass
+class Result:
+    """One statement's result: no columns for a statement that returns no rows (SET...)."""
+
+    columns: list[str]
+    rows: list[tuple[Any, ...]]
+
+
+def relation_names(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Every table and view a query can name, each once, sorted."""
+    rows = con.execute(
+        """SELECT table_name FROM duckdb_tables()
+           UNION SELECT view_name FROM duckdb_views() WHERE NOT internal
+           ORDER BY 1"""
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def statements(con: duckdb.DuckDBPyConnection, sql: str) -> list[Any]:
+    """The statements in `sql`, in order (DuckDB's parser splits them)."""
+    return list(con.extract_statements(sql))
+
+
+def run_one(con: duckdb.DuckDBPyConnection, statement: Any) -> Result:
+    """Run one statement (from `statements`, or SQL text)."""
+    text = statement if isinstance(statement, str) else statement.query
+    if _SHOW_TABLES.fullmatch(text):
+        return Result(["name"], [(n,) for n in relation_names(con)])
+    cur = con.execute(statement)
     if cur.description is None:
-        return [], []
-    return [d[0] for d in cur.description], cur.fetchall()
+        return Result([], [])
+    return Result([d[0] for d in cur.description], cur.fetchall())
+
+
+def run(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """Run SQL holding one statement (or the last result of several)."""
+    result = Result([], [])
+    for statement in statements(con, sql):
+        result = run_one(con, statement)
+    return result.columns, result.rows
 
 
 def _plain(value: Any) -> Any:

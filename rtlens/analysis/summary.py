@@ -70,6 +70,7 @@ def summarize(
         "errors": _errors(con),
         "function_calls": _function_calls(con),
         "transcriptions": _transcriptions(con),
+        "input": _input_notices(con),
     }
     if n_sessions == 1:
         summary["session"] = _session_facts(con)
@@ -146,29 +147,90 @@ LOWEST = "coalesce(remaining_pct, remaining)"
 
 
 def _rate_limits(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    """Per limit name, the session where headroom ran lowest, every figure taken from that
+    one session (its limit, its lowest and last remaining, its turn), and how the sessions
+    that report the limit spread: a fleet's limits can differ per session (an organisation
+    per API key), so a figure mixing two sessions would describe none of them."""
     rows = con.execute(
-        f"""SELECT name,
-                   arg_min("limit", {LOWEST}) AS limit_at_lowest,
-                   arg_min(remaining, {LOWEST}) AS remaining_at_lowest,
-                   last(remaining ORDER BY ts NULLS FIRST, seq) AS last_remaining,
-                   min(remaining_pct) AS min_remaining_pct,
-                   arg_min(turn, {LOWEST}) AS min_at_turn,
-                   arg_min(t_ms, {LOWEST}) AS min_at_ms,
-                   count(*) AS samples
-            FROM rate_limits WHERE {_in_scope()} AND name IS NOT NULL
-            GROUP BY name ORDER BY name"""
+        f"""SELECT r.name, r.session_id, s.source_file,
+                   arg_min(r."limit", {LOWEST}), arg_min(r.remaining, {LOWEST}),
+                   last(r.remaining ORDER BY r.ts NULLS FIRST, r.seq), min(r.remaining_pct),
+                   arg_min(r.turn, {LOWEST}), arg_min(r.t_ms, {LOWEST}), count(*)
+            FROM rate_limits r JOIN sessions s USING (session_id)
+            WHERE {_in_scope("r")} AND r.name IS NOT NULL
+            GROUP BY r.name, r.session_id, s.source_file
+            ORDER BY r.name, min(r.remaining_pct) NULLS LAST, arg_min(r.remaining, {LOWEST}),
+                     r.session_id"""
+    ).fetchall()
+    out: dict[str, Any] = {}
+    for name, sid, source, limit, low, last_rem, low_pct, turn, t_ms, samples in rows:
+        entry = out.get(name)
+        if entry is None:  # the first row of a name is its lowest session (ORDER BY above)
+            entry = out[name] = {
+                "limit": limit,
+                "min_remaining": low,
+                "last_remaining": last_rem,
+                "min_remaining_pct": low_pct,
+                "min_at_turn": turn,
+                "min_at_ms": t_ms,
+                "samples": 0,
+                "session_id": sid,
+                "source_file": source,
+                "sessions": 0,
+                "sessions_under_10pct": 0,
+                "limits": [],
+                "session_lowest_pct": [],
+            }
+        entry["samples"] += samples
+        entry["sessions"] += 1
+        entry["sessions_under_10pct"] += low_pct is not None and low_pct < LOW_HEADROOM_PCT
+        if limit is not None and limit not in entry["limits"]:
+            entry["limits"].append(limit)
+        if low_pct is not None:
+            entry["session_lowest_pct"].append(low_pct)
+    for entry in out.values():
+        entry["limits"].sort()
+        entry["session_lowest_pct"] = _spread(entry["session_lowest_pct"])
+    return out
+
+
+def _spread(values: list[float]) -> dict[str, Any]:
+    """n, lowest, median (interpolated as quantile_cont does) and highest of `values`."""
+    if not values:
+        return {"n": 0, "min": None, "p50": None, "max": None}
+    ordered = sorted(values)
+    n = len(ordered)
+    return {
+        "n": n,
+        "min": ordered[0],
+        "p50": (ordered[(n - 1) // 2] + ordered[n // 2]) / 2,
+        "max": ordered[-1],
+    }
+
+
+def _input_notices(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    """What is missing from the input itself: recordings with no close line (the recorder
+    still writing, or killed), and files without timestamps (no latency can be measured).
+    Files not written by a recorder (bare event logs, imports) never have a close line, so
+    only recorder sources count as cut off."""
+    cut = con.execute(
+        f"""SELECT session_id, source_file,
+                   strftime(ended_ts, '%Y-%m-%dT%H:%M:%S.%gZ') AS last_line_ts
+            FROM sessions
+            WHERE {_in_scope()} AND close_by IS NULL
+              AND coalesce(source, 'unknown') NOT IN ('import', 'unknown')
+            ORDER BY source_file, session_id"""
+    ).fetchall()
+    untimed = con.execute(
+        f"""SELECT session_id, source_file FROM sessions
+            WHERE {_in_scope()} AND n_events > 0 AND started_ts IS NULL
+            ORDER BY source_file, session_id"""
     ).fetchall()
     return {
-        name: {
-            "limit": limit,
-            "min_remaining": min_rem,
-            "last_remaining": last_rem,
-            "min_remaining_pct": min_pct,
-            "min_at_turn": at_turn,
-            "min_at_ms": at_ms,
-            "samples": samples,
-        }
-        for name, limit, min_rem, last_rem, min_pct, at_turn, at_ms, samples in rows
+        "cut_off": [
+            {"session_id": sid, "source_file": f, "last_line_ts": ts} for sid, f, ts in cut
+        ],
+        "no_timestamps": [{"session_id": sid, "source_file": f} for sid, f in untimed],
     }
 
 
@@ -292,9 +354,12 @@ def _fleet(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
         ("cost", "cost_usd DESC NULLS LAST"),
         ("errors", "n_errors DESC"),
     ):
+        # "most errors" lists only sessions that had one: a clean session is not a worst one
+        errors_only = " AND n_errors > 0" if name == "errors" else ""
         cur = con.execute(
             f"""SELECT session_id, source_file, model, v2v_p95_ms, cost_usd, n_errors, n_turns
-                FROM session_overview WHERE {_in_scope()} ORDER BY {order}, session_id LIMIT 5"""
+                FROM session_overview WHERE {_in_scope()}{errors_only}
+                ORDER BY {order}, session_id LIMIT 5"""
         )
         cols = [d[0] for d in cur.description]
         worst[name] = [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
@@ -315,10 +380,16 @@ def warnings(
         pct = rl["min_remaining_pct"]
         if pct is not None and pct < LOW_HEADROOM_PCT:
             at = f" at turn {rl['min_at_turn']}" if rl["min_at_turn"] is not None else ""
-            out.append(
-                f"rate limit '{name}' fell to {pct:.1f}% headroom ({rl['min_remaining']:,} of "
-                f"{rl['limit']:,}){at}"
-            )
+            lowest = f"{pct:.1f}% headroom ({rl['min_remaining']:,} of {rl['limit']:,}){at}"
+            if summary["sessions"] == 1:
+                out.append(f"rate limit '{name}' fell to {lowest}")
+            else:
+                where = rl["source_file"].replace("\\", "/").rsplit("/", 1)[-1]
+                out.append(
+                    f"rate limit '{name}' fell under {LOW_HEADROOM_PCT:.0f}% headroom in "
+                    f"{rl['sessions_under_10pct']} of {rl['sessions']} sessions; lowest "
+                    f"{lowest} in {where}"
+                )
     failed = _one(con, f"SELECT count(*) FROM responses WHERE status = 'failed' AND {_in_scope()}")
     if failed:
         out.append(f"{failed} response(s) failed (see errors)")
@@ -354,6 +425,11 @@ def warnings(
     ).fetchall()
     for code, n in closes:
         out.append(f"{n} session(s) closed by the server with code {code}")
+    notices = summary["input"]
+    if notices["cut_off"]:
+        out.append(
+            f"{len(notices['cut_off'])} recording(s) have no close line: in progress or cut off"
+        )
     unfinished = _one(
         con, f"SELECT count(*) FROM responses WHERE status = 'in_progress' AND {_in_scope()}"
     )

@@ -29,7 +29,8 @@ class SQLError(click.ClickException):
 def query(sql: str, db: str, fmt: str) -> None:
     """Run SQL over the rtlens tables and views; SQL may be '-' to read it from stdin.
 
-    Tables: sessions, events, responses, turns, rate_limits, interruptions, errors,
+    Several statements separated by ';' run in order and each result is printed (table
+    format only). Tables: sessions, events, responses, turns, rate_limits, interruptions, errors,
     function_calls, transcriptions, ingest_errors. Views: turn_latency, response_costs,
     rate_limit_headroom, session_overview (see docs/schema.md).
 
@@ -39,7 +40,7 @@ def query(sql: str, db: str, fmt: str) -> None:
       rtlens query - --format csv < my_query.sql > out.csv
     """
     from rtlens.analysis.load import open_database
-    from rtlens.analysis.query import render, run
+    from rtlens.analysis.query import relation_names, render, run_one, statements
     from rtlens.logfile.reader import InputError
     from rtlens.store.db import error_line
     from rtlens.store.engine import duckdb
@@ -50,10 +51,21 @@ def query(sql: str, db: str, fmt: str) -> None:
         raise click.UsageError("the SQL is empty")
     try:
         con = open_database(db)
-    except InputError as exc:
-        raise click.ClickException(str(exc)) from exc
+    except InputError as exc:  # a missing or unusable database is a usage error: exit 2
+        raise SQLError(str(exc)) from exc
     try:
-        columns, rows = run(con, sql)
+        parts = statements(con, sql)
+        if len(parts) > 1 and fmt != "table":
+            raise SQLError(
+                f"{len(parts)} statements given; --format {fmt} prints one result, so give "
+                "one statement (the table format prints each result in turn)"
+            )
+        results = [run_one(con, part) for part in parts]
+    except duckdb.CatalogException as exc:
+        message = f"SQL error: {error_line(exc)}"
+        if "does not exist" in message:
+            message += f" Tables and views: {', '.join(relation_names(con))}"
+        raise SQLError(message) from exc
     except duckdb.Error as exc:
         raise SQLError(f"SQL error: {error_line(exc)}") from exc
-    click.echo(render(columns, rows, fmt), nl=False)
+    click.echo("\n".join(render(r.columns, r.rows, fmt) for r in results), nl=False)

@@ -3,12 +3,25 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
 import click
 
 from rtlens.cli.options import db_option, paths_argument
+
+
+def _check_html_path(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    """Refuse an --html file that cannot be written before the report is built, not after."""
+    if value is None:
+        return None
+    folder = Path(value).parent
+    if not folder.is_dir():
+        raise click.BadParameter(f"folder {str(folder)!r} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise click.BadParameter(f"folder {str(folder)!r} is not writable")
+    return value
 
 
 @click.command(short_help="Summarize one session or many: text, JSON or HTML.")
@@ -19,6 +32,7 @@ from rtlens.cli.options import db_option, paths_argument
     "--html",
     "html_path",
     type=click.Path(dir_okay=False, writable=True),
+    callback=_check_html_path,
     help="Also write a self-contained HTML page with plots to this file.",
 )
 @click.option(

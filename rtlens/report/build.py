@@ -26,6 +26,7 @@ class Report:
     title: str
     summary: dict[str, Any]
     problems: list[FileProblem] = field(default_factory=list)
+    v2v_threshold_ms: float | None = None  # drawn on the HTML report's latency figures
 
     def text(self) -> str:
         from rtlens.report.text import render
@@ -69,7 +70,8 @@ def build(
     if n == 0:
         reasons = "; ".join(f"{Path(p.source_file).name}: {p.first}" for p in problems[:3])
         raise NoSessionsError("no sessions to report" + (f" ({reasons})" if reasons else ""))
-    return Report(con, title, summarize(con, v2v_threshold_ms=v2v_threshold_ms), problems)
+    summary = summarize(con, v2v_threshold_ms=v2v_threshold_ms)
+    return Report(con, title, summary, problems, v2v_threshold_ms=v2v_threshold_ms)
 
 
 def _preload_html() -> None:

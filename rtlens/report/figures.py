@@ -28,6 +28,9 @@ def _figure(height: float, **margins: float) -> Figure:
 
 
 CATEGORY_COLORS = {"clean": "#2b7bba", "tool": "#e08a1e", "interrupted": "#c4384a"}
+# turn_latency's category names, as the figures print them: one word for barge-in everywhere
+CATEGORY_LABELS = {"clean": "clean", "tool": "tool", "interrupted": "barge-in"}
+THRESHOLD_COLOR = "#7a3e9d"
 LANES = ("user speech", "response", "model audio", "tool", "barge-in")
 LANE_COLORS = {
     "user speech": "#4caf7a",
@@ -45,6 +48,25 @@ TOKEN_KINDS = (
 )
 
 
+def _legend_outside(ax: Any, handles: list[Any] | None = None, ncols: int = 6) -> None:
+    """The legend above the plot area, right-aligned opposite the left-aligned title, so it
+    never covers data however the data fall (a legend inside the axes always can)."""
+    if handles is None:
+        handles = ax.get_legend_handles_labels()[0]
+    if handles:
+        ax.legend(
+            handles=handles,
+            fontsize=7,
+            loc="lower right",
+            bbox_to_anchor=(1.0, 1.0),
+            ncols=min(ncols, len(handles)),
+            frameon=False,
+            borderaxespad=0.2,
+            handlelength=1.5,
+            columnspacing=1.0,
+        )
+
+
 def _s(ms: float | None) -> float | None:
     return None if ms is None else ms / 1000
 
@@ -59,7 +81,7 @@ def _histogram(ax: Any, timed: list[dict[str, Any]]) -> None:
         low, high = low - 50, high + 50
     bins = np.linspace(low, high, min(30, max(6, len(values) // 3)) + 1)
     stacks = [
-        ([t["v2v_ms"] for t in timed if t["category"] == c], c, color)
+        ([t["v2v_ms"] for t in timed if t["category"] == c], CATEGORY_LABELS[c], color)
         for c, color in CATEGORY_COLORS.items()
     ]
     stacks = [s for s in stacks if s[0]]
@@ -136,9 +158,10 @@ def timeline(
     return fig
 
 
-def latency(turns: list[dict[str, Any]]) -> Figure:
-    """Voice-to-voice per turn (coloured by category) and its distribution."""
-    fig = _figure(3.4, wspace=0.22)
+def latency(turns: list[dict[str, Any]], threshold_ms: float | None = None) -> Figure:
+    """Voice-to-voice per turn (coloured by category) and its distribution, with the
+    configured warning threshold drawn and labelled on both."""
+    fig = _figure(3.4, wspace=0.22, top=0.86)
     per_turn, dist = fig.subplots(1, 2, width_ratios=(3, 1))
     timed = [t for t in turns if t["v2v_ms"] is not None]
     if len(timed) <= MAX_BARS:
@@ -159,19 +182,30 @@ def latency(turns: list[dict[str, Any]]) -> Figure:
             "o",
             color="#555555",
             markersize=3 if len(ttfa) <= MAX_BARS else 1.5,
-            label="response.created → first audio",
+            label="created → first audio",
         )
-    per_turn.set_title("Voice-to-voice latency per turn")
+    if threshold_ms is not None:
+        per_turn.axhline(
+            threshold_ms,
+            color=THRESHOLD_COLOR,
+            linestyle="--",
+            linewidth=1,
+            label=f"threshold {threshold_ms:,.0f} ms",
+        )
+    per_turn.set_title("Voice-to-voice latency per turn", loc="left", fontsize=11)
     per_turn.xaxis.set_major_locator(MaxNLocator(integer=True))
     per_turn.set_xlabel("turn")
     per_turn.set_ylabel("ms")
-    handles = [Patch(color=c, label=k) for k, c in CATEGORY_COLORS.items()]
-    per_turn.legend(
-        handles=handles + per_turn.get_legend_handles_labels()[0], fontsize=8, loc="upper left"
-    )
+    present = {t["category"] for t in timed}
+    handles = [
+        Patch(color=c, label=CATEGORY_LABELS[k]) for k, c in CATEGORY_COLORS.items() if k in present
+    ]
+    _legend_outside(per_turn, handles + per_turn.get_legend_handles_labels()[0])
     per_turn.grid(axis="y", alpha=0.3)
     _histogram(dist, timed)
-    dist.set_title("Distribution")
+    if threshold_ms is not None and timed:
+        dist.axvline(threshold_ms, color=THRESHOLD_COLOR, linestyle="--", linewidth=1)
+    dist.set_title("Distribution", loc="left", fontsize=11)
     dist.set_xlabel("voice-to-voice ms")
     dist.set_ylabel("turns")
     dist.yaxis.set_major_locator(MaxNLocator(integer=True))
@@ -180,7 +214,7 @@ def latency(turns: list[dict[str, Any]]) -> Figure:
 
 def tokens(responses: list[dict[str, Any]]) -> Figure:
     """Tokens per response stacked by kind, with the session's cumulative cost."""
-    fig = _figure(3.4, right=0.93)
+    fig = _figure(3.4, right=0.93, top=0.84)
     ax = fig.add_subplot()
     billed = [r for r in responses if r["input_tokens"] is not None]
     xs = list(range(1, len(billed) + 1))
@@ -194,21 +228,26 @@ def tokens(responses: list[dict[str, Any]]) -> Figure:
             bottom = [b + h for b, h in zip(bottom, heights, strict=True)]
     elif billed:  # long sessions: a stacked area reads better than hundreds of bars
         ax.stackplot(xs, *series, labels=labels, colors=colors)
-    ax.set_title("Tokens per response (input grows as the conversation grows)")
+    ax.set_title("Tokens per response (input grows with the conversation)", loc="left", fontsize=11)
     ax.set_xlabel("response")
     ax.set_ylabel("tokens")
-    ax.legend(fontsize=8, loc="upper left", ncols=3)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_ylim(bottom=0)
+    handles = ax.get_legend_handles_labels()[0]
     costs = [r["cumulative_cost_usd"] for r in billed]
     if billed and all(c is not None for c in costs):
         cost_ax = ax.twinx()
-        cost_ax.plot(xs, costs, color="#222222", linewidth=1.5, label="cumulative cost")
+        (line,) = cost_ax.plot(xs, costs, color="#222222", linewidth=1.5, label="cumulative cost")
         cost_ax.set_ylabel("cumulative cost (USD)")
+        cost_ax.set_ylim(bottom=0)
+        handles.append(line)
+    _legend_outside(ax, handles, ncols=3)
     return fig
 
 
 def rate_limits(rows: list[dict[str, Any]]) -> Figure:
     """Remaining share of each rate limit over time."""
-    fig = _figure(3.0, bottom=0.17)
+    fig = _figure(3.0, bottom=0.17, top=0.87)
     ax = fig.add_subplot()
     by_name: dict[str, list[tuple[float, float]]] = defaultdict(list)
     for r in rows:
@@ -218,32 +257,59 @@ def rate_limits(rows: list[dict[str, Any]]) -> Figure:
         ax.plot(*zip(*points, strict=True), marker="o", markersize=3, label=name)
     ax.axhline(10, color="#c4384a", linestyle="--", linewidth=1, label="10% headroom")
     ax.set_ylim(0, 105)
-    ax.set_title("Rate-limit headroom")
+    ax.set_title("Rate-limit headroom", loc="left", fontsize=11)
     ax.set_xlabel("seconds since the session's first event")
     ax.set_ylabel("% remaining")
-    ax.legend(fontsize=8, loc="lower left")
+    _legend_outside(ax)
     ax.grid(alpha=0.3)
     return fig
 
 
-def fleet_latency(turns: list[dict[str, Any]], sessions: list[dict[str, Any]]) -> Figure:
-    """Across sessions: the v2v distribution by category, and each session's p50 vs cost."""
-    fig = _figure(3.4)
+SESSION_POINTS_GID = "rtlens-session-points"
+
+
+def fleet_latency(
+    turns: list[dict[str, Any]],
+    sessions: list[dict[str, Any]],
+    threshold_ms: float | None = None,
+) -> Figure:
+    """Across sessions: the v2v distribution by category, and each session's p50 vs cost.
+
+    The scatter's points are one collection with gid `SESSION_POINTS_GID`, in the order of
+    `scatter_sessions(sessions)`, so an SVG rendering can name each point (`html.py`)."""
+    fig = _figure(3.4, top=0.86)
     dist, scatter = fig.subplots(1, 2)
-    _histogram(dist, [t for t in turns if t["v2v_ms"] is not None])
-    dist.set_title("Voice-to-voice, all turns")
+    timed = [t for t in turns if t["v2v_ms"] is not None]
+    _histogram(dist, timed)
+    if threshold_ms is not None and timed:
+        dist.axvline(
+            threshold_ms,
+            color=THRESHOLD_COLOR,
+            linestyle="--",
+            linewidth=1,
+            label=f"threshold {threshold_ms:,.0f} ms",
+        )
+    dist.set_title("Voice-to-voice, all turns", loc="left", fontsize=11)
     dist.set_xlabel("ms")
     dist.set_ylabel("turns")
-    dist.legend(fontsize=8)
-    points = [
-        (s["v2v_p50_ms"], s["cost_usd"])
-        for s in sessions
-        if s["v2v_p50_ms"] is not None and s["cost_usd"] is not None
-    ]
+    dist.yaxis.set_major_locator(MaxNLocator(integer=True))
+    _legend_outside(dist, ncols=4)
+    points = scatter_sessions(sessions)
     if points:
-        scatter.scatter(*zip(*points, strict=True), s=14, color="#2b7bba")
-    scatter.set_title("Sessions: clean v2v p50 vs cost")
+        collection = scatter.scatter(
+            [s["v2v_p50_ms"] for s in points], [s["cost_usd"] for s in points], s=14
+        )
+        collection.set_color("#2b7bba")
+        collection.set_gid(SESSION_POINTS_GID)
+    scatter.set_title("Sessions: clean v2v p50 vs cost", loc="left", fontsize=11)
     scatter.set_xlabel("v2v p50 (ms)")
     scatter.set_ylabel("cost (USD)")
+    scatter.set_ylim(bottom=0)
     scatter.grid(alpha=0.3)
     return fig
+
+
+def scatter_sessions(sessions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The sessions the fleet scatter plots (those with a clean p50 and a known cost), in
+    the order of its points."""
+    return [s for s in sessions if s["v2v_p50_ms"] is not None and s["cost_usd"] is not None]

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import base64
 import io
+import re
 from html import escape
 from typing import TYPE_CHECKING, Any
 
 from rtlens.analysis import detail
 from rtlens.report import figures
-from rtlens.report.text import _dur, _ms, _usd, latency_rows
+from rtlens.report.text import _basename, _dur, _ms, _pct, _usd, latency_rows
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -43,6 +44,30 @@ def _png(fig: Figure) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
+def _svg_with_titles(fig: Figure, gid: str, titles: list[str]) -> str:
+    """The figure as inline SVG, each point of the collection `gid` carrying a <title> (the
+    browser shows it on hover), in the order the points were given."""
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg")
+    svg = buf.getvalue()
+    svg = svg[svg.index("<svg") :]  # inline in the page: no XML prolog or DOCTYPE
+    start = svg.find(f'<g id="{gid}"')
+    if start < 0:
+        return svg
+    # The group holds a <defs> marker then one <use> per point, in the order given: the
+    # first len(titles) <use> elements from the group's start are exactly its points.
+    points = iter(titles)
+
+    def name(match: re.Match[str]) -> str:
+        title = next(points, None)
+        if title is None:
+            return match.group(0)
+        return f"{match.group(1)}><title>{escape(title)}</title></use>"
+
+    named = re.sub(r"(<use [^>]*?)\s*/>", name, svg[start:], count=len(titles))
+    return svg[:start] + named
+
+
 def _table(headers: list[str], rows: list[list[Any]], left: int | set[int] = 1) -> str:
     """An HTML table; columns in `left` (the first `left` ones, or a set of indices) are text
     and aligned left, the others are numbers and aligned right."""
@@ -67,7 +92,8 @@ def render_html(report: Report) -> str:
     s = report.summary
     con = report.con
     turns = detail.turn_rows(con)
-    parts = [f"<h1>{escape(report.title)}</h1>", _facts(s)]
+    parts = [f"<h1>{escape(report.title)}</h1>", _facts(s), _input_notice(s)]
+    untimed = len(s["input"]["no_timestamps"]) == s["sessions"]
     clean = s["latency"]["by_category"]["clean"]
     parts.append(
         '<div class="cards">'
@@ -84,15 +110,19 @@ def render_html(report: Report) -> str:
         parts.append(f'<div class="warn"><b>Worth acting on</b><ul>{items}</ul></div>')
     else:
         parts.append('<p class="ok">No warnings.</p>')
-    parts.append(_latency_table(s))
+    if not untimed:  # without timestamps: said once above, no table of dashes
+        parts.append(_latency_table(s))
+    threshold = report.v2v_threshold_ms
     if s["sessions"] == 1:
         responses = detail.response_rows(con)
         cuts = detail.interruption_rows(con)
         calls = detail.function_call_rows(con)
-        parts.append("<h2>Timeline</h2>")
-        timeline = figures.timeline(turns, responses, cuts, calls)
-        parts.append(f'<img alt="turn timeline" src="{_png(timeline)}">')
-        parts.append(f'<img alt="latency per turn" src="{_png(figures.latency(turns))}">')
+        if not untimed:
+            parts.append("<h2>Timeline</h2>")
+            timeline = figures.timeline(turns, responses, cuts, calls)
+            parts.append(f'<img alt="turn timeline" src="{_png(timeline)}">')
+            latency = figures.latency(turns, threshold)
+            parts.append(f'<img alt="latency per turn" src="{_png(latency)}">')
         parts.append("<h2>Tokens and cost</h2>")
         parts.append(_tokens_table(s))
         parts.append(f'<img alt="tokens per response" src="{_png(figures.tokens(responses))}">')
@@ -109,9 +139,15 @@ def render_html(report: Report) -> str:
         ).fetchall()
         cols = [d[0] for d in con.description or []]
         sessions = [dict(zip(cols, r, strict=True)) for r in overview]
-        parts.append(
-            f'<img alt="fleet latency" src="{_png(figures.fleet_latency(turns, sessions))}">'
-        )
+        fleet = figures.fleet_latency(turns, sessions, threshold)
+        titles = [
+            f"{_basename(p['source_file'])}: v2v p50 {_ms(p['v2v_p50_ms'])} ms, "
+            f"cost {_usd(p['cost_usd'])}"
+            for p in figures.scatter_sessions(sessions)
+        ]
+        # inline SVG, not a PNG: each session's point names its recording on hover
+        svg = _svg_with_titles(fleet, figures.SESSION_POINTS_GID, titles)
+        parts.append(f'<div class="fig" role="img" aria-label="fleet latency">{svg}</div>')
         parts.append("<h2>Tokens and cost</h2>" + _tokens_table(s))
         parts.append("<h2>Rate limits</h2>" + _rate_table(s))
         parts.append(_misc_tables(s))
@@ -122,6 +158,29 @@ def render_html(report: Report) -> str:
         f"<title>{escape(report.title)}</title><style>{CSS}</style></head>"
         f"<body><main>{body}</main></body></html>\n"
     )
+
+
+def _input_notice(s: dict[str, Any]) -> str:
+    """Incomplete input, said before any figure: no close line, or no timestamps."""
+    notices = s["input"]
+    items = [
+        f"{_basename(c['source_file'])}: in progress or cut off (no close line); last line at "
+        f"{c['last_line_ts'] or 'unknown'}"
+        for c in notices["cut_off"][:20]
+    ]
+    if len(notices["cut_off"]) > 20:
+        items.append(f"... and {len(notices['cut_off']) - 20} more without a close line")
+    untimed = notices["no_timestamps"]
+    if untimed and len(untimed) == s["sessions"]:
+        items.append("No timestamps: latencies unavailable")
+    elif untimed:
+        items.append(
+            f"{len(untimed)} session(s) have no timestamps: their latencies are unavailable"
+        )
+    if not items:
+        return ""
+    lis = "".join(f"<li>{escape(i)}</li>" for i in items)
+    return f'<div class="warn notice"><b>Incomplete input</b><ul>{lis}</ul></div>'
 
 
 def _facts(s: dict[str, Any]) -> str:
@@ -167,6 +226,8 @@ def _tokens_table(s: dict[str, Any]) -> str:
 def _rate_table(s: dict[str, Any]) -> str:
     if not s["rate_limits"]:
         return "<p>No rate_limits.updated events.</p>"
+    if s["sessions"] > 1:
+        return _fleet_rate_table(s)
     rows = [
         [
             name,
@@ -179,6 +240,44 @@ def _rate_table(s: dict[str, Any]) -> str:
         for name, r in s["rate_limits"].items()
     ]
     return _table(["name", "limit", "lowest remaining", "headroom", "at turn", "last"], rows)
+
+
+def _fleet_rate_table(s: dict[str, Any]) -> str:
+    """Each row: how sessions' lowest headroom spread, then the lowest session's own
+    figures (never a figure from another session: limits differ between sessions)."""
+    rows = []
+    for name, r in s["rate_limits"].items():
+        spread = r["session_lowest_pct"]
+        rows.append(
+            [
+                name,
+                r["sessions"],
+                r["sessions_under_10pct"],
+                "-" if spread["p50"] is None else _pct(spread["p50"]),
+                "-" if r["min_remaining_pct"] is None else _pct(r["min_remaining_pct"]),
+                "-" if r["min_remaining"] is None else f"{r['min_remaining']:,}",
+                "-" if r["limit"] is None else f"{r['limit']:,}",
+                _basename(r["source_file"]),
+                "-" if r["min_at_turn"] is None else r["min_at_turn"],
+                ", ".join(f"{v:,}" for v in r["limits"]) or "-",
+            ]
+        )
+    headers = [
+        "name",
+        "sessions",
+        "under 10%",
+        "median lowest headroom",
+        "lowest headroom",
+        "remaining there",
+        "its limit",
+        "session",
+        "at turn",
+        "limits seen",
+    ]
+    return (
+        "<p>Each session's lowest headroom; the last columns are the one session where it "
+        "was lowest.</p>" + _table(headers, rows, left={0, 7, 9})
+    )
 
 
 def _misc_tables(s: dict[str, Any]) -> str:
@@ -277,7 +376,7 @@ def _fleet_tables(s: dict[str, Any]) -> str:
         ("most expensive", "cost"),
         ("most errors", "errors"),
     ):
-        rows.extend(
+        rows.extend(  # (most errors lists only sessions with an error: see summary)
             [name, r["source_file"], _ms(r["v2v_p95_ms"]), _usd(r["cost_usd"]), r["n_errors"]]
             for r in fleet["worst_sessions"][key][:3]
         )

@@ -42,9 +42,11 @@ def render(summary: dict[str, Any], turns: list[dict[str, Any]], title: str) -> 
         lines += _session_header(summary)
     else:
         lines += _fleet_header(summary)
-    lines += _latency(summary)
+    lines += _input_notice(summary)
+    if not _untimed(summary):
+        lines += _latency(summary)
     if summary["sessions"] == 1 and turns:
-        lines += _turn_table(turns)
+        lines += _turn_table(turns, timed=not _untimed(summary))
     lines += _tokens(summary)
     lines += _rate_limits(summary)
     lines += _interruptions(summary)
@@ -152,12 +154,10 @@ def _flags(t: dict[str, Any]) -> str:
     )
 
 
-def _turn_table(turns: list[dict[str, Any]]) -> list[str]:
-    out = _heading("Turns (ms)")
-    out.append(
-        f"  {'#':>3} {'trigger':<11}{'v2v':>7}{'ttfa':>7}{'reply':>7}{'transcr':>8}  "
-        f"{'flags':<6}transcript"
-    )
+def _turn_table(turns: list[dict[str, Any]], *, timed: bool = True) -> list[str]:
+    out = _heading("Turns (ms)" if timed else "Turns")
+    times = f"{'v2v':>7}{'ttfa':>7}{'reply':>7}{'transcr':>8}" if timed else ""
+    out.append(f"  {'#':>3} {'trigger':<11}{times}  {'flags':<6}transcript")
     shown = turns if len(turns) <= MAX_TURN_ROWS else turns[: MAX_TURN_ROWS - 5] + turns[-5:]
     for i, t in enumerate(shown):
         if len(turns) > MAX_TURN_ROWS and i == MAX_TURN_ROWS - 5:
@@ -165,11 +165,13 @@ def _turn_table(turns: list[dict[str, Any]]) -> list[str]:
         transcript = (t["transcript"] or "").strip().replace("\n", " ")
         if len(transcript) > 40:
             transcript = transcript[:39] + "…"
-        out.append(
-            f"  {t['turn']:>3} {t['trigger'] or '-':<11}{_ms(t['v2v_ms']):>7}"
-            f"{_ms(t['ttfa_ms']):>7}{_ms(t['response_ms']):>7}{_ms(t['transcription_ms']):>8}  "
-            f"{_flags(t):<6}{transcript}"
+        times = (
+            f"{_ms(t['v2v_ms']):>7}{_ms(t['ttfa_ms']):>7}{_ms(t['response_ms']):>7}"
+            f"{_ms(t['transcription_ms']):>8}"
+            if timed
+            else ""
         )
+        out.append(f"  {t['turn']:>3} {t['trigger'] or '-':<11}{times}  {_flags(t):<6}{transcript}")
     out.append(
         "  flags: I barged in · C reply cut by a barge-in · T tool call · L transcript after reply"
     )
@@ -207,29 +209,88 @@ def _tokens(summary: dict[str, Any]) -> list[str]:
     return out
 
 
+def _pct(pct: float) -> str:
+    return f"{pct:.2f}%" if pct > 99 else f"{pct:.1f}%"
+
+
 def _rate_limits(summary: dict[str, Any]) -> list[str]:
     rl = summary["rate_limits"]
     if not rl:
         return [*_heading("Rate limits"), "  no rate_limits.updated events"]
-    one = summary["sessions"] == 1
-    # Across sessions, a turn number or a last value belongs to one session among many and
-    # reads as if it described them all: only the lowest headroom and its limit are shown.
-    out = _heading("Rate limits" if one else "Rate limits (lowest headroom of any session)")
-    head = f"  {'name':12}{'limit':>14}{'lowest remaining':>24}"
-    out.append(head + (f"{'at turn':>9}{'last':>14}" if one else ""))
+    if summary["sessions"] > 1:
+        return _fleet_rate_limits(rl)
+    out = _heading("Rate limits")
+    out.append(f"  {'name':12}{'limit':>14}{'lowest remaining':>24}{'at turn':>9}{'last':>14}")
     for name, r in rl.items():
         low = "-" if r["min_remaining"] is None else f"{r['min_remaining']:,}"
         if r["min_remaining_pct"] is not None:
-            pct = r["min_remaining_pct"]
-            low += f" ({pct:.2f}%)" if pct > 99 else f" ({pct:.1f}%)"
+            low += f" ({_pct(r['min_remaining_pct'])})"
         limit = "-" if r["limit"] is None else f"{r['limit']:,}"
-        row = f"  {name:12}{limit:>14}{low:>24}"
-        if one:
-            last = "-" if r["last_remaining"] is None else f"{r['last_remaining']:,}"
-            at = "-" if r["min_at_turn"] is None else str(r["min_at_turn"])
-            row += f"{at:>9}{last:>14}"
-        out.append(row)
+        last = "-" if r["last_remaining"] is None else f"{r['last_remaining']:,}"
+        at = "-" if r["min_at_turn"] is None else str(r["min_at_turn"])
+        out.append(f"  {name:12}{limit:>14}{low:>24}{at:>9}{last:>14}")
     return out
+
+
+def _fleet_rate_limits(rl: dict[str, Any]) -> list[str]:
+    """Across sessions: how each session's lowest headroom spreads, and the one session
+    where it ran lowest with that session's own limit and turn (figures of one session
+    only: limits differ between sessions)."""
+    out = _heading("Rate limits (each session's lowest headroom)")
+    out.append(
+        f"  {'name':10}{'sessions':>9}{'under 10%':>10}{'median':>9}{'lowest':>9}"
+        "  where it was lowest"
+    )
+    for name, r in rl.items():
+        spread = r["session_lowest_pct"]
+        median = "-" if spread["p50"] is None else _pct(spread["p50"])
+        lowest = "-" if r["min_remaining_pct"] is None else _pct(r["min_remaining_pct"])
+        remaining = "-" if r["min_remaining"] is None else f"{r['min_remaining']:,}"
+        limit = "-" if r["limit"] is None else f"{r['limit']:,}"
+        at = "" if r["min_at_turn"] is None else f", turn {r['min_at_turn']}"
+        out.append(
+            f"  {name:10}{r['sessions']:>9}{r['sessions_under_10pct']:>10}{median:>9}"
+            f"{lowest:>9}  {remaining} of {limit} in {_basename(r['source_file'])}{at}"
+        )
+    limits = {n: r["limits"] for n, r in rl.items() if len(r["limits"]) > 1}
+    for name, values in limits.items():
+        out.append(
+            f"  '{name}' limits differ between sessions: {', '.join(f'{v:,}' for v in values)}"
+        )
+    return out
+
+
+def _basename(path: str) -> str:
+    return path.replace("\\", "/").rsplit("/", 1)[-1]
+
+
+def _input_notice(summary: dict[str, Any]) -> list[str]:
+    """Say first when the input is incomplete, so no figure below is read as the whole story."""
+    notices = summary["input"]
+    out: list[str] = []
+    cut = notices["cut_off"]
+    if cut and summary["sessions"] == 1:
+        when = cut[0]["last_line_ts"] or "unknown (no timestamps)"
+        out.append(f"In progress or cut off: no close line; last line at {when}")
+    elif cut:
+        out.append(f"{len(cut)} recording(s) in progress or cut off (no close line):")
+        out.extend(
+            f"  {_basename(c['source_file'])}: last line at {c['last_line_ts'] or '-'}"
+            for c in cut[:5]
+        )
+        if len(cut) > 5:
+            out.append(f"  ... and {len(cut) - 5} more")
+    untimed = notices["no_timestamps"]
+    if untimed and len(untimed) == summary["sessions"]:
+        out.append("No timestamps: latencies unavailable")  # said once; no latency table
+    elif untimed:
+        out.append(f"{len(untimed)} session(s) have no timestamps: their latencies are unavailable")
+    return out
+
+
+def _untimed(summary: dict[str, Any]) -> bool:
+    """Every session lacks timestamps: a latency table would be a page of dashes."""
+    return len(summary["input"]["no_timestamps"]) == summary["sessions"]
 
 
 def _interruptions(summary: dict[str, Any]) -> list[str]:
