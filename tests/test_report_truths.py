@@ -13,10 +13,11 @@ from typing import Any
 
 import orjson
 import pytest
-from builders import Session, ga_session
+from builders import REPO, Session, ga_session
 from click.testing import CliRunner
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.text import Text
 
 from rtlens.analysis import detail
 from rtlens.cli import main
@@ -228,7 +229,7 @@ def test_file_without_timestamps_says_so_once(fleet, tmp_path):
 
 
 def _overlaps(fig: Figure) -> list[str]:
-    """Axes whose legend box overlaps their plot area (where the data are)."""
+    """Axes whose legend box overlaps their plot area (where the data are) or their title."""
     canvas = FigureCanvasAgg(fig)
     canvas.draw()
     renderer = canvas.get_renderer()
@@ -241,6 +242,13 @@ def _overlaps(fig: Figure) -> list[str]:
         inside = box.x0 < area.x1 and box.x1 > area.x0 and box.y0 < area.y1 - 0.5
         if inside and box.y1 > area.y0:
             bad.append(ax.get_title(loc="left"))
+        name = ax.get_title(loc="left")
+        for title in (t for t in ax.get_children() if isinstance(t, Text) and t.get_text()):
+            if title.get_text() != name:
+                continue
+            tb = title.get_window_extent(renderer)
+            if box.x0 < tb.x1 and box.x1 > tb.x0 and box.y0 < tb.y1 and box.y1 > tb.y0:
+                bad.append(f"legend over the title {name!r}")
         assert box.y1 <= fig.bbox.y1 and box.x1 <= fig.bbox.x1 + 0.5  # inside the figure
     return bad
 
@@ -252,7 +260,15 @@ def test_figures_are_honest(fleet):
     lat = figures.latency(turns, 1200.0)
     tok = figures.tokens(responses)
     rates = figures.rate_limits(detail.rate_limit_rows(con))
-    for fig in (lat, tok, rates):
+    # the bundled sample logs (simulator recordings) have clean, tool and barge-in turns:
+    # the fullest legend the fleet histogram can have
+    many = build([REPO / "sample_logs"]).con
+    overview = many.execute("SELECT * FROM session_overview").fetchall()
+    cols = [d[0] for d in many.description or []]
+    fleet_fig = figures.fleet_latency(
+        detail.turn_rows(many), [dict(zip(cols, r, strict=True)) for r in overview], 1200.0
+    )
+    for fig in (lat, tok, rates, fleet_fig):
         assert _overlaps(fig) == []
     per_turn = lat.axes[0]
     threshold = next(ln for ln in per_turn.get_lines() if ln.get_label() == "threshold 1,200 ms")

@@ -425,11 +425,6 @@ def warnings(
     ).fetchall()
     for code, n in closes:
         out.append(f"{n} session(s) closed by the server with code {code}")
-    notices = summary["input"]
-    if notices["cut_off"]:
-        out.append(
-            f"{len(notices['cut_off'])} recording(s) have no close line: in progress or cut off"
-        )
     unfinished = _one(
         con, f"SELECT count(*) FROM responses WHERE status = 'in_progress' AND {_in_scope()}"
     )

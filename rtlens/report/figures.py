@@ -293,7 +293,7 @@ def fleet_latency(
     dist.set_xlabel("ms")
     dist.set_ylabel("turns")
     dist.yaxis.set_major_locator(MaxNLocator(integer=True))
-    _legend_outside(dist, ncols=4)
+    _legend_outside(dist, ncols=2)  # two rows: one row would run into the title
     points = scatter_sessions(sessions)
     if points:
         collection = scatter.scatter(
