@@ -157,7 +157,7 @@ class ScriptedUpstream:
                 session.closed.set_result((code, reason))
         finally:
             if not session.closed.done():
-                session.closed.set_result((ws.close_code, ws.close_reason))
+                session.closed.set_result((ws.protocol.close_code, ws.protocol.close_reason))
 
     async def _send(self, ws: ServerConnection, session: UpstreamSession, event: dict) -> None:
         event = {"type": event["type"], "event_id": session.next_id(), **event}
