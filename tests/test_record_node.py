@@ -70,7 +70,10 @@ async def test_node_sdk_over_ws_with_the_onurl_hook(tmp_path: Path, node_sdk: li
         upstream_close = await upstream.next_close()
 
     assert str(result["url"]).startswith("ws://127.0.0.1:")  # onURL undid the forced wss:
-    assert result["code"] == 1000
+    # Not asserted: the code node's own WebSocket reports for its close. Node 20's (undici)
+    # now and then says 1006 when websockets ends the TCP connection right after the
+    # closing handshake; what rtlens answers for is below: the close it recorded and the
+    # close the upstream got.
     assert "response.done" in result["seen"]  # type: ignore[operator]
     assert upstream_close == 1000
     recording = only_recording(tmp_path)
