@@ -5,8 +5,9 @@ The scripted upstream is a real websockets server on 127.0.0.1. It behaves like 
 Realtime API: `session.created` on connect, a full response (created, audio deltas,
 transcript, done, rate limits) on `response.create`, `session.updated` on `session.update`,
 and test commands: `test.close` (close with a code and reason), `test.close_empty` (a close
-frame without a code), `test.drop` (send a few events, then drop the TCP connection). Non-JSON
-text and binary frames are echoed. Event ids are counters, so runs are reproducible.
+frame without a code), `test.drop` (send a few events, then drop the TCP connection),
+`test.send_not_utf8` (a text frame that is not UTF-8). Non-JSON text and binary frames are
+echoed. Event ids are counters, so runs are reproducible.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ FAKE_PROTOCOL_KEY = "sk-proto-1234567890abcdefghijklmnopqrst"
 SECRETS = (FAKE_KEY, FAKE_AZURE_KEY, FAKE_QUERY_KEY, FAKE_PROTOCOL_KEY)
 
 AUDIO = base64.b64encode(bytes(range(256)) * 40).decode()  # 10 KiB of "PCM"
+# JSON with "café" in Latin-1: \xe9 is not valid UTF-8 on its own.
+NOT_UTF8 = b'{"type":"conversation.item.create","text":"caf\xe9"}'
 
 Frame = tuple[bool, bytes]  # (is_text, payload)
 
@@ -154,7 +157,7 @@ class ScriptedUpstream:
                 session.closed.set_result((code, reason))
         finally:
             if not session.closed.done():
-                session.closed.set_result((ws.close_code, ws.close_reason))
+                session.closed.set_result((ws.protocol.close_code, ws.protocol.close_reason))
 
     async def _send(self, ws: ServerConnection, session: UpstreamSession, event: dict) -> None:
         event = {"type": event["type"], "event_id": session.next_id(), **event}
@@ -180,6 +183,8 @@ class ScriptedUpstream:
             await ws.close(event["code"], event["reason"])
         elif kind == "test.close_empty":
             await ws.close(code=None)  # type: ignore[arg-type]
+        elif kind == "test.send_not_utf8":  # a text frame whose bytes are not UTF-8
+            await self._send_raw(ws, session, (True, NOT_UTF8))
         elif kind == "test.drop":
             for server_event in response_events()[:3]:
                 await self._send(ws, session, server_event)

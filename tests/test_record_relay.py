@@ -78,8 +78,10 @@ async def test_credentials_reach_the_upstream_but_never_the_file(tmp_path: Path)
         "Authorization": f"Bearer {FAKE_KEY}",
         "api-key": FAKE_AZURE_KEY,
         "OpenAI-Beta": "realtime=v1",
-        "User-Agent": "my-voice-app/1.0",
     }
+    # The app's own User-Agent, set the way every websockets version takes it (14.x adds its
+    # default beside one passed in additional_headers: the app itself would send two).
+    user_agent = "my-voice-app/1.0"
     subprotocols = ["realtime", f"openai-insecure-api-key.{FAKE_PROTOCOL_KEY}", "openai-beta.v1"]
     lines: list[str] = []
     async with (
@@ -93,6 +95,7 @@ async def test_credentials_reach_the_upstream_but_never_the_file(tmp_path: Path)
             additional_headers=headers,
             subprotocols=subprotocols,  # type: ignore[arg-type]
             compression=None,
+            user_agent_header=user_agent,
         )
         session = await upstream.next_session()
         await app.send({"type": "session.update", "session": {"note": f"my key is {FAKE_KEY}"}})
@@ -104,6 +107,7 @@ async def test_credentials_reach_the_upstream_but_never_the_file(tmp_path: Path)
     assert session.path == path
     for name, value in headers.items():
         assert session.headers.get_all(name) == [value]
+    assert session.headers.get_all("User-Agent") == [user_agent]
     offered = [p.strip() for p in session.headers["Sec-WebSocket-Protocol"].split(",")]
     assert offered == subprotocols
     assert session.subprotocol == "realtime" and app.ws.subprotocol == "realtime"

@@ -17,7 +17,7 @@ async def _refusal(realtime, cfg: dict, **client) -> tuple[dict, int | None, str
         event = await c.recv()
         with pytest.raises(Exception):  # noqa: B017 - the server closes right after
             await c.recv(timeout=2)
-        return event, c.ws.close_code, c.ws.close_reason
+        return event, c.ws.protocol.close_code, c.ws.protocol.close_reason
 
 
 def test_unknown_path_is_http_404(realtime):

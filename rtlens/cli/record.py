@@ -33,7 +33,28 @@ import click
     is_flag=True,
     help='Write base64 audio as "" plus its decoded byte count.',
 )
-def record(listen: str, upstream: str, out_dir: str, redact_audio: bool) -> None:
+# -- TLS (h14clients) --
+@click.option(
+    "--tls-cert",
+    type=click.Path(dir_okay=False),
+    metavar="PEM",
+    help="Serve wss:// with this certificate (for clients that force wss:, like Node's openai).",
+)
+@click.option(
+    "--tls-key",
+    type=click.Path(dir_okay=False),
+    metavar="PEM",
+    help="The certificate's private key (if not in the --tls-cert file).",
+)
+# -- end TLS --
+def record(
+    listen: str,
+    upstream: str,
+    out_dir: str,
+    redact_audio: bool,
+    tls_cert: str | None,
+    tls_key: str | None,
+) -> None:
     """Record every Realtime session through a local relay (JSONL).
 
     Point the app at the relay instead of the API: same path and query, same headers (auth
@@ -63,6 +84,8 @@ def record(listen: str, upstream: str, out_dir: str, redact_audio: bool) -> None
             out_dir=out_dir,
             redact_audio=redact_audio,
             report=click.echo,
+            tls_cert=tls_cert,
+            tls_key=tls_key,
         )
     except RelayStartError as exc:
         raise click.ClickException(str(exc)) from None

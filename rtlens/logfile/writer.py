@@ -65,15 +65,19 @@ class SessionWriter:
     # -- frames ---------------------------------------------------------------------------------
 
     def write_text(self, direction: str, data: bytes | str, ts_us: int | None = None) -> int:
-        """Record a text frame as received; returns the timestamp used (epoch µs)."""
+        """Record a text frame as received; returns the timestamp used (epoch µs).
+
+        Raises UnicodeDecodeError, writing nothing, if `data` is not UTF-8: such a frame
+        has no lossless `text` line, and the caller decides (the relay records it as
+        `binary` and closes with 1007)."""
         ts_us = self.clock.now_us() if ts_us is None else ts_us
         raw = data.encode() if isinstance(data, str) else data
         try:
-            event = orjson.loads(raw)
+            event = orjson.loads(raw)  # orjson refuses invalid UTF-8 too
         except orjson.JSONDecodeError:
-            text = raw.decode("utf-8", "replace")
+            text = raw.decode()  # checked only here: valid JSON is valid UTF-8
             if contains_key(raw):
-                text = scrub_keys(raw).decode("utf-8", "replace")
+                text = scrub_keys(raw).decode()
             self._write(fmt.encode_text(ts_us, direction, text))
         else:
             self._write(self._event_line(ts_us, direction, raw, event))

@@ -20,6 +20,7 @@ NO_STATUS = 1005
 ABNORMAL = 1006
 TLS_FAILURE = 1015
 GOING_AWAY = 1001
+INVALID_DATA = 1007  # a text frame that is not UTF-8
 INTERNAL_ERROR = 1011
 BAD_GATEWAY = 1014
 MAX_REASON_BYTES = 123  # a close frame's payload is at most 125 bytes, two of them the code

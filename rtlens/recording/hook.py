@@ -74,7 +74,10 @@ class _Recorder:
             message = bytes(message)
         with self._lock:
             if isinstance(message, str) or text:
-                self.writer.write_text("client", message)
+                try:
+                    self.writer.write_text("client", message)
+                except UnicodeDecodeError:  # bytes sent as text: kept losslessly, as the relay
+                    self.writer.write_binary("client", message)  # does; the peer closes 1007
             else:
                 self.writer.write_binary("client", message)
 

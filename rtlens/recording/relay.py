@@ -20,6 +20,7 @@ import asyncio
 import errno
 import logging
 import os
+import ssl
 import tempfile
 from collections.abc import AsyncIterator, Coroutine, Sequence
 from contextlib import asynccontextmanager
@@ -93,8 +94,10 @@ class RelayServer:
         redact_audio: bool = False,
         report: Report | None = None,
         upstream_timeout: float = 10.0,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.host = host
+        self.tls = tls  # serve wss:// with this context (`--tls-cert`), else ws://
         self._port = port
         self.upstream = upstream
         self.out_dir = Path(out_dir)
@@ -116,7 +119,7 @@ class RelayServer:
     @property
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"ws://{host}:{self.port}"
+        return f"{'wss' if self.tls else 'ws'}://{host}:{self.port}"
 
     @property
     def open_sessions(self) -> int:
@@ -142,6 +145,7 @@ class RelayServer:
                 max_size=None,  # the API takes up to 15 MiB per event: do not cap below it
                 server_header=None,  # the upstream's own headers are copied back instead
                 open_timeout=self.upstream_timeout + 10,
+                ssl=self.tls,
             )
         except OSError as exc:
             raise RelayStartError(_listen_error(self.host, self._port, exc)) from None
@@ -286,6 +290,7 @@ async def serve_relay(
     redact_audio: bool = False,
     report: Report | None = None,
     upstream_timeout: float = 10.0,
+    tls: ssl.SSLContext | None = None,
 ) -> AsyncIterator[RelayServer]:
     """Run the relay for the duration of the block (port 0 picks a free port)."""
     relay = RelayServer(
@@ -296,6 +301,7 @@ async def serve_relay(
         redact_audio=redact_audio,
         report=report,
         upstream_timeout=upstream_timeout,
+        tls=tls,
     )
     await relay.start()
     try:

@@ -6,12 +6,14 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import ssl
 from contextlib import suppress
 from pathlib import Path
 
 from rtlens.recording import terminal
-from rtlens.recording.relay import RelayServer
+from rtlens.recording.relay import RelayServer, RelayStartError
 from rtlens.recording.session import Report
+from rtlens.recording.tls import TlsError, server_context
 from rtlens.recording.upstream import DEFAULT_UPSTREAM
 
 
@@ -34,16 +36,39 @@ def run_relay(
     out_dir: str | os.PathLike[str] = "recordings",
     redact_audio: bool = False,
     report: Report = print,
+    tls_cert: str | os.PathLike[str] | None = None,
+    tls_key: str | os.PathLike[str] | None = None,
 ) -> None:
-    """Run the relay until SIGINT or SIGTERM, then close every session cleanly and return."""
-    asyncio.run(_run(host, port, upstream, Path(out_dir), redact_audio, report))
+    """Run the relay until SIGINT or SIGTERM, then close every session cleanly and return.
+
+    With `tls_cert` (and `tls_key`, unless the certificate file holds the key) the relay
+    serves `wss://`."""
+    if tls_key is not None and tls_cert is None:
+        raise RelayStartError("--tls-key needs --tls-cert: give the certificate too")
+    try:
+        tls = None if tls_cert is None else server_context(tls_cert, tls_key)
+    except TlsError as exc:
+        raise RelayStartError(str(exc)) from None
+    asyncio.run(_run(host, port, upstream, Path(out_dir), redact_audio, report, tls))
 
 
 async def _run(
-    host: str, port: int, upstream: str, out_dir: Path, redact_audio: bool, report: Report
+    host: str,
+    port: int,
+    upstream: str,
+    out_dir: Path,
+    redact_audio: bool,
+    report: Report,
+    tls: ssl.SSLContext | None = None,
 ) -> None:
     relay = RelayServer(
-        host, port, upstream=upstream, out_dir=out_dir, redact_audio=redact_audio, report=report
+        host,
+        port,
+        upstream=upstream,
+        out_dir=out_dir,
+        redact_audio=redact_audio,
+        report=report,
+        tls=tls,
     )
     await relay.start()
     report(terminal.listening(relay.url, relay.upstream, out_dir, redact_audio))

@@ -10,7 +10,10 @@ bound.
 
 The first close either leg sees ends the session: it becomes the file's last line and is
 passed on to the other leg (see `closing`). A frame that cannot be written is not
-forwarded: the session is closed on both legs with 1011 instead.
+forwarded: the session is closed on both legs with 1011 instead. A text frame that is not
+UTF-8 is not forwarded either: its bytes are recorded as a `binary` line and the relay
+fails the connection as the WebSocket spec asks of an endpoint, 1007 towards the sender
+(and 1001 to the upstream or 1014 to the app, who did nothing wrong).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
@@ -28,8 +32,10 @@ from websockets.protocol import State
 from rtlens.logfile.writer import RecordingError, SessionWriter
 from rtlens.recording import terminal
 from rtlens.recording.closing import (
+    BAD_GATEWAY,
     GOING_AWAY,
     INTERNAL_ERROR,
+    INVALID_DATA,
     close_seen,
     fit_reason,
     forward_close,
@@ -45,6 +51,13 @@ Report = Callable[[str], None]
 log = logging.getLogger("rtlens.recording")
 
 SHUTDOWN_REASON = "rtlens relay: shutting down"
+
+
+@dataclass(frozen=True)
+class NotUtf8:
+    """A session's end: `direction` (`client` or `server`) sent a text frame that is not UTF-8."""
+
+    direction: str
 
 
 class RelayedSession:
@@ -72,7 +85,7 @@ class RelayedSession:
         client, upstream = self.client, self.upstream
         assert upstream is not None
         loop = asyncio.get_running_loop()
-        first_end: asyncio.Future[Tapped | BaseException] = loop.create_future()
+        first_end: asyncio.Future[Tapped | NotUtf8 | BaseException] = loop.create_future()
         self._first_end = first_end
         for conn in (client, upstream):
             conn.on_lost = partial(self._ending, conn)
@@ -82,15 +95,19 @@ class RelayedSession:
             forwarder = Forwarder(self, src, dst, direction)
             src.forward_to(forwarder.frame, forwarder.flush)
         ended = await first_end
-        if isinstance(ended, RecordingError):
-            await self._write_failed(ended)
-        elif isinstance(ended, BaseException):
-            log.error("rtlens relay: internal error in %s", self.path, exc_info=ended)
-            await self._end(
-                "relay", INTERNAL_ERROR, "rtlens relay: internal error", problem=repr(ended)
-            )
-        else:
-            await self._closed(ended, ended.close_exc)
+        try:
+            if isinstance(ended, RecordingError):
+                await self._write_failed(ended)
+            elif isinstance(ended, BaseException):
+                await self._internal_error(ended)
+            elif isinstance(ended, NotUtf8):
+                await self._not_utf8(ended.direction)
+            else:
+                # `protocol.close_exc`: websockets' Connection has its own `close_exc` only
+                # from 17.4 on, the protocol's has been there since 14.
+                await self._closed(ended, ended.protocol.close_exc)
+        except Exception as exc:  # a bug here must still end the file and close both legs
+            await self._internal_error(exc)
         # Both legs are closed or closing; wait for the other one's closing handshake.
         await asyncio.gather(client.wait_closed(), upstream.wait_closed())
 
@@ -101,7 +118,7 @@ class RelayedSession:
     async def shutdown(self, code: int = GOING_AWAY, reason: str = SHUTDOWN_REASON) -> None:
         await self._end("relay", code, reason)
 
-    def _ending(self, outcome: Tapped | BaseException) -> None:
+    def _ending(self, outcome: Tapped | NotUtf8 | BaseException) -> None:
         """The first leg lost, write failure or bug ends the session; `run` takes it from there."""
         if not self._first_end.done():
             self._first_end.set_result(outcome)
@@ -112,6 +129,26 @@ class RelayedSession:
         return self.done or self._first_end.done()
 
     # -- endings ----------------------------------------------------------------------------
+
+    async def _internal_error(self, exc: BaseException) -> None:
+        log.error("rtlens relay: internal error in %s", self.path, exc_info=exc)
+        await self._end("relay", INTERNAL_ERROR, "rtlens relay: internal error", problem=repr(exc))
+
+    async def _not_utf8(self, direction: str) -> None:
+        """Fail the connection of whoever sent invalid UTF-8 (1007); end the other leg too."""
+        sender = "the app" if direction == "client" else "the upstream"
+        reason = f"rtlens relay: text frame from {sender} is not UTF-8"
+        sender_leg, other_leg, other_code = (
+            (self.client, self.upstream, GOING_AWAY)
+            if direction == "client"
+            else (self.upstream, self.client, BAD_GATEWAY)
+        )
+        legs = ((sender_leg, INVALID_DATA, reason), (other_leg, other_code, reason))
+        problem = (
+            f"{sender} sent a text frame that is not UTF-8: recorded its bytes as binary, "
+            f"closed {sender}'s connection with 1007"
+        )
+        await self._end("relay", INVALID_DATA, reason, legs=legs, problem=problem)
 
     async def _closed(self, conn: Tapped, exc: ConnectionClosed) -> None:
         """`conn` is closed: record who closed it and pass the close on to the other leg."""
@@ -236,7 +273,12 @@ class Forwarder:
         protocol = self._protocol
         try:
             if text:
-                self._write_text(self.direction, data)
+                try:
+                    self._write_text(self.direction, data)
+                except UnicodeDecodeError:
+                    self._write_binary(self.direction, data)  # the bytes, losslessly
+                    self.session._ending(NotUtf8(self.direction))
+                    return
             else:
                 self._write_binary(self.direction, data)
             if protocol.state is not _OPEN:

@@ -13,6 +13,14 @@ from rtlens.simulator import errors
 from rtlens.simulator.errors import ClientError
 
 
+def given(obj: dict[str, Any], keep: Iterable[str] = ()) -> dict[str, Any]:
+    """`obj` without its null fields: the API reads `"instructions": null` as not given
+    (LiveKit sends it in production, pydantic clients send unset Optionals as null), except
+    the `keep` fields, where null means something (`turn_detection: null` turns VAD off)."""
+    kept = set(keep)
+    return {k: v for k, v in obj.items() if v is not None or k in kept}
+
+
 def only_keys(obj: dict[str, Any], allowed: Iterable[str], path: str) -> None:
     allowed_set = set(allowed)
     for key in obj:

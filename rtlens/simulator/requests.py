@@ -12,7 +12,7 @@ import binascii
 from typing import Any
 
 from rtlens.simulator import audio, checks, errors
-from rtlens.simulator.checks import need_object, only_keys
+from rtlens.simulator.checks import given, need_object, only_keys
 from rtlens.simulator.conversation import Conversation, Item, Part
 from rtlens.simulator.dialect import SessionConfig
 from rtlens.simulator.ids import Stream
@@ -153,7 +153,7 @@ def parse_response(
     )
     if raw is None:
         return params
-    obj = need_object(raw, "response")
+    obj = given(need_object(raw, "response"))
     only_keys(obj, _BETA_RESPONSE_KEYS if dialect == "beta" else _GA_RESPONSE_KEYS, "response")
     if "modalities" in obj:
         if sorted(obj["modalities"] or []) not in (["text"], ["audio", "text"]):
@@ -172,9 +172,8 @@ def parse_response(
             obj["output_audio_format"], BETA_FORMATS, "response.output_audio_format"
         )
     if "audio" in obj:
-        out = need_object(
-            need_object(obj["audio"], "response.audio").get("output", {}), "response.audio.output"
-        )
+        audio_out = given(need_object(obj["audio"], "response.audio")).get("output", {})
+        out = given(need_object(audio_out, "response.audio.output"))
         only_keys(out, ["format", "voice"], "response.audio.output")
         if "format" in out:
             params.output_format = _ga_format(out["format"], "response.audio.output.format")

@@ -175,14 +175,16 @@ class SimulatorServer:
             )
             started = time.monotonic()
             await session.run()
-            code = ws.close_code if ws.close_code is not None else 1006
+            # `ws.protocol.close_code`: the connection's own `close_code` is 14.1+ only.
+            code = ws.protocol.close_code if ws.protocol.close_code is not None else 1006
             self._say(
                 f"#{index + 1} closed {code} after {time.monotonic() - started:.1f}s: "
                 f"{session.received} client / {session.sent} server events, "
                 f"{session.responses} responses"
             )
             return
-        self._say(f"#{index + 1} refused {peer}: close {ws.close_code} {ws.close_reason}")
+        closed = ws.protocol
+        self._say(f"#{index + 1} refused {peer}: close {closed.close_code} {closed.close_reason}")
 
     @contextlib.asynccontextmanager
     async def _serving(self, host: str, port: int) -> AsyncIterator[SimulatorServer]:

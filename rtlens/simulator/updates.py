@@ -13,12 +13,26 @@ from __future__ import annotations
 from typing import Any
 
 from rtlens.simulator import checks, errors
-from rtlens.simulator.checks import need_number, need_object, only_keys
+from rtlens.simulator.checks import given, need_number, need_object, only_keys
 
 VOICES = ["alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse", "marin", "cedar"]
 BETA_FORMATS = ["pcm16", "g711_ulaw", "g711_alaw"]
 GA_FORMAT_TYPES = {"audio/pcm": "pcm16", "audio/pcmu": "g711_ulaw", "audio/pcma": "g711_alaw"}
 SEMANTIC_SILENCE_MS = {"low": 1500, "medium": 800, "auto": 800, "high": 500}
+# Settings where null is a value (off, none), not "not given": kept when a payload's nulls
+# are dropped (`checks.given`).
+NULL_MEANS_OFF = frozenset(
+    {
+        "turn_detection",
+        "transcription",
+        "noise_reduction",
+        "input_audio_transcription",
+        "input_audio_noise_reduction",
+        "tracing",
+        "prompt",
+        "idle_timeout_ms",
+    }
+)
 
 
 def default_turn_detection() -> dict[str, Any]:
@@ -36,7 +50,7 @@ def default_turn_detection() -> dict[str, Any]:
 def turn_detection(value: Any, path: str, *, ga: bool) -> dict[str, Any] | None:
     if value is None:
         return None
-    obj = need_object(value, path)
+    obj = given(need_object(value, path), NULL_MEANS_OFF)
     kind = checks.need_choice(
         obj.get("type", "server_vad"), ["server_vad", "semantic_vad"], f"{path}.type"
     )
@@ -72,7 +86,7 @@ def turn_detection(value: Any, path: str, *, ga: bool) -> dict[str, Any] | None:
 def transcription(value: Any, path: str, default_model: str) -> dict[str, Any] | None:
     if value is None:
         return None
-    obj = need_object(value, path)
+    obj = given(need_object(value, path), ("language", "prompt"))
     only_keys(obj, ["model", "language", "prompt"], path)
     return {
         "model": checks.need_str(obj.get("model", default_model), f"{path}.model"),
@@ -110,6 +124,7 @@ def _common(cfg: Any, s: dict[str, Any], key: str, path: str) -> bool:
 
 
 def apply_beta(cfg: Any, s: dict[str, Any]) -> None:
+    s = given(s, NULL_MEANS_OFF)
     for key in s:
         path = f"session.{key}"
         value = s[key]
@@ -146,7 +161,7 @@ def apply_beta(cfg: Any, s: dict[str, Any]) -> None:
 
 
 def _ga_format(value: Any, path: str) -> str:
-    obj = need_object(value, path)
+    obj = given(need_object(value, path))
     only_keys(obj, ["type", "rate"], path)
     kind = checks.need_choice(obj.get("type"), list(GA_FORMAT_TYPES), f"{path}.type")
     if kind == "audio/pcm" and "rate" in obj:
@@ -155,11 +170,11 @@ def _ga_format(value: Any, path: str) -> str:
 
 
 def _apply_ga_audio(cfg: Any, audio: Any) -> None:
-    audio = need_object(audio, "session.audio")
+    audio = given(need_object(audio, "session.audio"))
     only_keys(audio, ["input", "output"], "session.audio")
     if "input" in audio:
         path = "session.audio.input"
-        inp = need_object(audio["input"], path)
+        inp = given(need_object(audio["input"], path), NULL_MEANS_OFF)
         only_keys(inp, ["format", "transcription", "noise_reduction", "turn_detection"], path)
         if "format" in inp:
             cfg.input_format = _ga_format(inp["format"], f"{path}.format")
@@ -175,7 +190,7 @@ def _apply_ga_audio(cfg: Any, audio: Any) -> None:
             )
     if "output" in audio:
         path = "session.audio.output"
-        out = need_object(audio["output"], path)
+        out = given(need_object(audio["output"], path))
         only_keys(out, ["format", "voice", "speed"], path)
         if "format" in out:
             cfg.output_format = _ga_format(out["format"], f"{path}.format")
@@ -186,6 +201,7 @@ def _apply_ga_audio(cfg: Any, audio: Any) -> None:
 
 
 def apply_ga(cfg: Any, s: dict[str, Any]) -> None:
+    s = given(s, NULL_MEANS_OFF)
     if "type" not in s:
         raise errors.missing_parameter("session.type")
     kind = checks.need_choice(s["type"], ["realtime", "transcription"], "session.type")

@@ -184,9 +184,9 @@ class App:
             pass
         finally:
             self._closed = True
-            self.result.close_code = self.ws.close_code
-            self.result.close_reason = self.ws.close_reason or ""
-            self.result.dropped = self.ws.close_code in (None, 1006)
+            self.result.close_code = self.ws.protocol.close_code
+            self.result.close_reason = self.ws.protocol.close_reason or ""
+            self.result.dropped = self.ws.protocol.close_code in (None, 1006)
             self._new.set()
 
     async def _on_event(self, event: dict[str, Any]) -> None:
