@@ -306,12 +306,14 @@ class _Pass:
                     if isinstance(item.get("id"), str):
                         self.user_items[item["id"]] = (start, end)
 
-    def input_ms_to_sample(self, ms: float) -> int | None:
-        """Where a point of the input-audio timeline lies on the user channel."""
+    def input_ms_to_sample(self, ms: float, *, end: bool = False) -> int | None:
+        """Where a point of the input-audio timeline lies on the user channel (`end`: a
+        point where two runs meet is the end of the first, not the start of the next)."""
         if not self.runs:
             return None
-        i = max(0, bisect.bisect_right([r.input_ms for r in self.runs], ms) - 1)
-        run = self.runs[i]
+        starts = [r.input_ms for r in self.runs]
+        found = bisect.bisect_left(starts, ms) if end else bisect.bisect_right(starts, ms)
+        run = self.runs[max(0, found - 1)]
         return run.start + min(run.n, max(0, round((ms - run.input_ms) * self.rate / 1000)))
 
     # -- agent
@@ -414,10 +416,10 @@ class _Pass:
         start_ms, end_ms = row.get("audio_start_ms"), row.get("audio_end_ms")
         if (start_ms is None or end_ms is None) and isinstance(item, str):
             start_ms, end_ms = self.committed.get(item, (None, None))
-        if start_ms is None or end_ms is None:
-            return None
+        if start_ms is None or end_ms is None or end_ms <= start_ms:
+            return None  # (no user audio in this turn: a text turn, or an empty commit)
         start = self.input_ms_to_sample(start_ms)
-        end = self.input_ms_to_sample(end_ms)
+        end = self.input_ms_to_sample(end_ms, end=True)
         if start is None or end is None:
             return None
         return start, max(start, end)
