@@ -409,6 +409,13 @@ def test_pcm16_session_user_and_agent_energy_where_they_spoke(tmp_path):
     assert cut.response_id == first and cut.heard_s == pytest.approx(heard, abs=1e-3)
     # No user audio in the agent channel and no agent audio in the user channel.
     assert _rms(user[s(d2 + 0.1) : s(d2 + notes.generated_s(second) - 0.1)]) < QUIET
+    # --generated: the simulator sends a reply faster than it plays, so more than half a
+    # second of the first reply was never heard; here it plays on after the cut point.
+    unheard = notes.generated_s(first) - heard
+    assert unheard > 0.5
+    render_wav(path, tmp_path / "all.wav", mode="generated")
+    _, g = read_wav(tmp_path / "all.wav")
+    assert _rms(g[s(d1 + heard + 0.05) : s(d1 + heard + 0.45), 1]) > LOUD
 
 
 def test_g711_session_decodes_to_the_waveform_the_simulator_encoded(tmp_path):
@@ -431,3 +438,28 @@ def test_g711_session_decodes_to_the_waveform_the_simulator_encoded(tmp_path):
     got = region[lag : lag + len(ref)]
     assert _rms(got - ref) < 0.05 * _rms(ref)
     assert abs((lo + lag) / RATE - a1) < 0.6
+
+
+def test_audio_of_an_item_the_app_created_is_user_audio_where_it_was_sent(tmp_path):
+    item = {"id": "item_u", "type": "message", "role": "user",
+            "content": [{"type": "input_audio", "audio": pcm(700, 500)}]}  # fmt: skip
+    rec = Session().server(0, "session.created", session={"input_audio_format": "pcm16"})
+    rec.client(1000, "conversation.item.create", item=item)
+    path = rec.close(2000).write(tmp_path / "item.jsonl")
+    render_wav(path, tmp_path / "i.wav")
+    _, w = read_wav(tmp_path / "i.wav")
+    # Sent at 1.0 s, 1.0 s after the user cursor (0): placed at 1.0 s, 0.5 s long.
+    assert (w[: s(1.0), 0] == 0).all()
+    assert (w[s(1.0) : s(1.5), 0] == 700).all()
+    assert len(w) == s(1.5) and (w[:, 1] == 0).all()
+
+
+def test_gzip_recordings_render_the_same(tmp_path):
+    import gzip
+
+    plain = beta_barge_in(tmp_path)
+    packed = tmp_path / "beta.jsonl.gz"
+    packed.write_bytes(gzip.compress(plain.read_bytes()))
+    render_wav(plain, tmp_path / "p.wav")
+    render_wav(packed, tmp_path / "g.wav")
+    assert (tmp_path / "p.wav").read_bytes() == (tmp_path / "g.wav").read_bytes()
