@@ -242,6 +242,15 @@ def test_redacted_recording_is_a_one_line_error_exit_2(tmp_path):
     assert not (tmp_path / "r.wav").exists()
 
 
+def test_cli_no_such_turn_is_one_line_exit_2(tmp_path):
+    path = beta_barge_in(tmp_path)
+    out = CliRunner().invoke(main, ["audio", str(path), "--turn", "9"])
+    assert out.exit_code == 2
+    assert out.output.strip().splitlines() == [
+        f"Error: {path}: no turn 9 (the session has 2 turns)"
+    ]
+
+
 def test_cli_writes_the_wav_and_the_side_json(tmp_path):
     path = beta_barge_in(tmp_path)
     out = CliRunner().invoke(main, ["audio", str(path), "-o", str(tmp_path / "a.wav")])

@@ -87,6 +87,9 @@ def audio(
         target.unlink(missing_ok=True)
         click.echo(f"Error: {exc}", err=True)
         sys.exit(2)
+    except OSError as exc:  # the output folder cannot be written, the disk is full, ...
+        click.echo(f"Error: {target}: {exc.strerror or exc}", err=True)
+        sys.exit(2)
     side = target.with_suffix(".json")
     side.write_text(json.dumps(result.to_json(), indent=2), encoding="utf-8")
     if not quiet:
