@@ -436,17 +436,26 @@ def test_g711_session_decodes_to_the_waveform_the_simulator_encoded(tmp_path):
     # interpolation (three output samples per input sample).
     said = np.concatenate(app.kept[first:last]) * 32767.0
     ref = np.interp(np.arange(3 * len(said) - 2) / 3, np.arange(len(said)), said)
-    # Found in the user channel near where it was sent (within the 0.5 s placement bound)
-    # by cross-correlation, then compared sample by sample: μ-law keeps about 38 dB of SNR
-    # on speech, so the residual must stay under 5% of the signal.
-    lo = max(0, s(a1 - 0.6))
-    region = w[lo : lo + len(ref) + s(1.2), 0].astype(np.float64)
-    n = len(region) + len(ref)
-    corr = np.fft.irfft(np.fft.rfft(region, n) * np.conj(np.fft.rfft(ref, n)), n)
-    lag = int(np.argmax(corr[: len(region) - len(ref) + 1]))
-    got = region[lag : lag + len(ref)]
-    assert _rms(got - ref) < 0.05 * _rms(ref)
-    assert abs((lo + lag) / RATE - a1) < 0.6
+    # Cut into 0.2 s pieces, each found in the user channel near where it was sent (within
+    # the 0.5 s placement bound) by cross-correlation and compared sample by sample: μ-law
+    # keeps about 38 dB of SNR on speech, so the residual must stay under 5% of the signal.
+    # One piece may miss: if the app's paced microphone fell 0.5 s behind the wall clock on
+    # a loaded host, its audio is placed anew there, splitting the piece it falls in.
+    piece = s(0.2)
+    missed = []
+    for offset in range(0, len(ref) - piece + 1, piece):
+        want = ref[offset : offset + piece]
+        lo = max(0, s(a1 - 0.6) + offset)
+        region = w[lo : lo + piece + s(0.7), 0].astype(np.float64)
+        n = len(region) + piece
+        corr = np.fft.irfft(np.fft.rfft(region, n) * np.conj(np.fft.rfft(want, n)), n)
+        lag = int(np.argmax(corr[: len(region) - piece + 1]))
+        if _rms(region[lag : lag + piece] - want) >= 0.05 * _rms(want):
+            missed.append(offset / RATE)
+    # 1.2 s of speech at 24 kHz (28,800 samples, less the 2 an interpolator cannot place)
+    # make five whole pieces.
+    assert len(range(0, len(ref) - piece + 1, piece)) == 5
+    assert len(missed) <= 1, missed
 
 
 def test_audio_of_an_item_the_app_created_is_user_audio_where_it_was_sent(tmp_path):
