@@ -5,7 +5,10 @@ Contract (what callers such as the session page may rely on):
 - `render_wav(recording, out, *, mode="heard"|"generated", turn=None, rate=24000,
   on_progress=None) -> AudioRender` streams a 16-bit stereo WAV: **user left, agent right**,
   at `rate` Hz, on the session's timeline. Memory stays flat; temporary files beside `out`
-  take as much disk as the WAV while it is made.
+  take as much disk as the WAV while it is made. Cost: two passes over the recording (turn
+  numbers, then audio), about 7 s for a one-hour call; `turn=N` costs the same (the whole
+  session is placed, then only the window is written), so a page wanting many turns should
+  render once and seek.
 - Time base: every `*_s` field is **session seconds** = seconds since `AudioRender.origin_ts`,
   the `ts` of the recording's first timestamped line, which is also the zero of every
   `*_ms` column of the tables (so a turn's `speech_started_ms / 1000` is a session second).
