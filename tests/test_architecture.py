@@ -1,5 +1,6 @@
 """Imports point one way along the data flow (STYLE.md): recording -> logfile -> ingest ->
-store -> analysis -> report, with the CLI on top and the simulator beside."""
+store -> analysis -> report, with the CLI on top and the simulator beside; audio reads
+logfiles and ingest's turns, and the report may play it."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ FORBIDDEN = {
     "store": {"recording", "ingest", "analysis", "report", "simulator", "cli"},
     "analysis": {"recording", "report", "simulator", "cli"},
     "report": {"recording", "simulator", "cli"},
-    "simulator": {"ingest", "store", "analysis", "report", "cli"},
+    "simulator": {"ingest", "store", "analysis", "report", "cli", "audio"},
+    "audio": {"recording", "store", "analysis", "report", "simulator", "cli"},
 }
 # third-party modules allowed only in some packages
 CONFINED = {"websockets": {"recording", "simulator"}, "matplotlib": {"report"}}

@@ -13,6 +13,7 @@ import sys
 import click
 
 from rtlens import __version__
+from rtlens.cli.audio import audio
 from rtlens.cli.ingest import ingest
 from rtlens.cli.query import query
 from rtlens.cli.record import record
@@ -36,7 +37,7 @@ def main() -> None:
     """
 
 
-for command in (record, simulate, ingest, report, query):
+for command in (record, simulate, ingest, report, query, audio):
     main.add_command(command)
 
 

@@ -2,8 +2,8 @@
 
 Formats use the beta names as neutral keys: `pcm16` (16-bit little-endian mono, 24 kHz,
 48,000 bytes/s; GA `audio/pcm` rate 24000), `g711_ulaw` and `g711_alaw` (8 kHz, one byte per
-sample; GA `audio/pcmu` / `audio/pcma`). G.711 is implemented here from the ITU algorithm
-(Sun's reference `g711.c`) because `audioop` left the standard library in Python 3.13.
+sample; GA `audio/pcmu` / `audio/pcma`). G.711 comes from `rtlens.g711`
+(the ITU algorithm, shared with `rtlens audio`; `audioop` left the standard library in 3.13).
 
 Synthetic speech is a syllable-modulated harmonic tone: loud enough for the energy VAD while a
 syllable sounds, with short dips between syllables that never last a silence window. The
@@ -14,9 +14,17 @@ takes to say at a natural speaking rate.
 from __future__ import annotations
 
 import random
-from functools import cache
 
 import numpy as np
+
+from rtlens.g711 import (  # noqa: F401  (re-exported: the simulator's codec is this one)
+    alaw_decode_sample,
+    alaw_encode_sample,
+    decode_table,
+    encode_table,
+    ulaw_decode_sample,
+    ulaw_encode_sample,
+)
 
 RATES: dict[str, int] = {"pcm16": 24000, "g711_ulaw": 8000, "g711_alaw": 8000}
 BYTES_PER_SAMPLE: dict[str, int] = {"pcm16": 2, "g711_ulaw": 1, "g711_alaw": 1}
@@ -33,64 +41,6 @@ def duration_ms(fmt: str, n_bytes: int) -> float:
     return n_bytes / bytes_per_ms(fmt)
 
 
-# ---- G.711 ---------------------------------------------------------------------------------
-
-_ULAW_BIAS = 0x84
-_ULAW_CLIP = 32635
-_ALAW_SEG_END = (0x1F, 0x3F, 0x7F, 0xFF, 0x1FF, 0x3FF, 0x7FF, 0xFFF)
-
-
-def ulaw_encode_sample(pcm: int) -> int:
-    sign = 0x80 if pcm < 0 else 0
-    magnitude = min(-pcm if pcm < 0 else pcm, _ULAW_CLIP) + _ULAW_BIAS
-    exponent = max(0, magnitude.bit_length() - 8)
-    mantissa = (magnitude >> (exponent + 3)) & 0x0F
-    return ~(sign | (exponent << 4) | mantissa) & 0xFF
-
-
-def ulaw_decode_sample(code: int) -> int:
-    code = ~code & 0xFF
-    magnitude = ((((code & 0x0F) << 3) + _ULAW_BIAS) << ((code >> 4) & 0x07)) - _ULAW_BIAS
-    return -magnitude if code & 0x80 else magnitude
-
-
-def alaw_encode_sample(pcm: int) -> int:
-    value = pcm >> 3
-    if value >= 0:
-        mask = 0xD5
-    else:
-        mask = 0x55
-        value = -value - 1
-    seg = next((i for i, end in enumerate(_ALAW_SEG_END) if value <= end), 8)
-    if seg >= 8:
-        return 0x7F ^ mask
-    shift = 1 if seg < 2 else seg
-    return ((seg << 4) | ((value >> shift) & 0x0F)) ^ mask
-
-
-def alaw_decode_sample(code: int) -> int:
-    code ^= 0x55
-    value = (code & 0x0F) << 4
-    seg = (code & 0x70) >> 4
-    if seg == 0:
-        value += 8
-    else:
-        value = (value + 0x108) << (seg - 1)
-    return value if code & 0x80 else -value
-
-
-@cache
-def _encode_table(fmt: str) -> np.ndarray:
-    encode = ulaw_encode_sample if fmt == "g711_ulaw" else alaw_encode_sample
-    return np.array([encode(v) for v in range(-32768, 32768)], dtype=np.uint8)
-
-
-@cache
-def _decode_table(fmt: str) -> np.ndarray:
-    decode = ulaw_decode_sample if fmt == "g711_ulaw" else alaw_decode_sample
-    return np.array([decode(c) for c in range(256)], dtype=np.int16)
-
-
 # ---- bytes <-> samples ---------------------------------------------------------------------
 
 
@@ -99,7 +49,7 @@ def decode(fmt: str, data: bytes) -> np.ndarray:
     if fmt == "pcm16":
         pcm = np.frombuffer(data[: len(data) - len(data) % 2], dtype="<i2")
     else:
-        pcm = _decode_table(fmt)[np.frombuffer(data, dtype=np.uint8)]
+        pcm = decode_table(fmt)[np.frombuffer(data, dtype=np.uint8)]
     return pcm.astype(np.float32) / 32768.0
 
 
@@ -108,7 +58,7 @@ def encode(fmt: str, samples: np.ndarray) -> bytes:
     pcm = np.clip(np.round(samples * 32767.0), -32768, 32767).astype(np.int16)
     if fmt == "pcm16":
         return pcm.astype("<i2").tobytes()
-    return _encode_table(fmt)[pcm.astype(np.int32) + 32768].tobytes()
+    return encode_table(fmt)[pcm.astype(np.int32) + 32768].tobytes()
 
 
 # ---- synthesis -----------------------------------------------------------------------------
