@@ -371,3 +371,49 @@ def test_when_every_turn_is_a_barge_in_the_headline_says_so_with_a_number():
         f"<b>{p50:,.0f} ms</b><span>voice-to-voice p50 over interrupted turns; all 4 turns "
         "interrupted</span>" in html
     )
+
+
+def test_on_webrtc_audio_stops_where_the_server_cleared_its_output_buffer(tmp_path):
+    s = Session()
+    s.server(0, "session.created", event_id="e0", session=ga_session())
+    s.server(100, "input_audio_buffer.speech_started", audio_start_ms=0, item_id="item_u1")
+    s.server(900, "input_audio_buffer.speech_stopped", audio_end_ms=800, item_id="item_u1")
+    s.server(910, "input_audio_buffer.committed", item_id="item_u1", previous_item_id=None)
+    s.server(1000, "response.created", response={"id": "resp_1", "conversation_id": "conv_1"})
+    s.server(
+        1050,
+        "response.output_item.added",
+        response_id="resp_1",
+        output_index=0,
+        item={"id": "item_a1", "type": "message", "role": "assistant", "content": []},
+    )
+    s.server(1100, "output_audio_buffer.started", response_id="resp_1")  # no audio deltas
+    s.server(1400, "input_audio_buffer.speech_started", audio_start_ms=1300, item_id="item_u2")
+    s.server(1430, "output_audio_buffer.cleared", response_id="resp_1")
+    s.server(
+        1450,
+        "response.done",
+        response={
+            "id": "resp_1",
+            "conversation_id": "conv_1",
+            "status": "cancelled",
+            "status_details": {"type": "cancelled", "reason": "turn_detected"},
+            "output": [],
+            "usage": None,
+        },
+    )
+    s.server(
+        1460, "conversation.item.truncated", item_id="item_a1", content_index=0, audio_end_ms=300
+    )
+    report = build([s.close(2000).write(tmp_path / "w.jsonl")])
+    (row,) = _rows(report, "SELECT * FROM interruptions")
+    assert row["cancel_after_ms"] == pytest.approx(1450 - 1400)  # response.done (cancelled)
+    assert row["audio_stop_after_ms"] == pytest.approx(1430 - 1400)  # output buffer cleared
+    assert row["stop_ms"] == pytest.approx(1450 - 1400)  # first of cancel 1450, truncate 1460
+    it = report.summary["interruptions"]
+    assert it["audio_known"] == 0 and it["audio_played_only_ms"] == pytest.approx(300)
+    section = report.text().split("Interruptions")[1].split("Errors")[0]
+    assert "heard 0.3 s before the cuts (generated audio is not visible on WebRTC)" in section
+    assert "never heard" not in section
+    assert "response cancelled 50 ms after speech started (p50 of 1)" in section
+    assert "audio stopped 30 ms after speech started (p50 of 1)" in section
