@@ -123,7 +123,7 @@ def latency_rows(summary: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
         rows.append(("  + VAD silence window (estimate)", lat["v2v_est_ms"]))
     if cats["text"]["n"]:
         rows.append(("typed text → first reply", cats["text"]))
-    rows.append(("speech stop → response.created", lat["turn_gap_ms"]))
+    rows.append(("turn end → response.created", lat["turn_gap_ms"]))
     rows.append(("response.created → first audio", lat["ttfa_ms"]))
     rows.append(("response duration", lat["response_ms"]))
     transcription = summary["transcriptions"]["latency_ms"]
