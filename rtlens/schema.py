@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,8 @@ n_ingest_errors BIGINT + | lines of this file that landed in ingest_errors
 input_audio_ms DOUBLE + | user audio appended by the app (from decoded byte counts)
 output_audio_ms DOUBLE + | model audio received (from decoded byte counts)
 total_tokens BIGINT + | sum of responses.total_tokens
-cost_usd DOUBLE + | sum of responses.cost_usd plus transcription cost; NULL if any price is unknown
+cost_usd DOUBLE + | sum of responses.cost_usd plus transcription cost; NULL if any billed part's cost is unknown
+cost_usd_known DOUBLE + | the same sum over the parts whose cost is known: a lower bound when cost_usd is NULL
 close_by VARCHAR + | who closed the connection: client, server or relay; NULL if the file has no close line
 close_code INTEGER + | WebSocket close code
 close_reason VARCHAR + | WebSocket close reason
@@ -149,8 +150,9 @@ response_status VARCHAR + | that response's status
 response_created_ms DOUBLE + | that response's response.created received
 first_audio_ms DOUBLE | first audio of the turn's reply (first audio delta, or output_audio_buffer.started)
 first_audio_response_id VARCHAR + | the response that produced that audio (a tool follow-up for tool turns)
-v2v_ms DOUBLE | voice to voice: speech_stopped (manual: later of commit / response.create sent) → first_audio_ms
+v2v_ms DOUBLE | voice to voice: speech_stopped (manual: later of commit / response.create sent) → first_audio_ms; NULL for text turns
 v2v_est_ms DOUBLE + | v2v_ms + silence_duration_ms: estimated from the user's actual end of speech
+text_to_reply_ms DOUBLE + | text turns only: later of the app's item create / response.create sent → first audio or text of the reply
 turn_gap_ms DOUBLE + | speech_stopped (or manual start) → response.created
 ttfa_ms DOUBLE + | response.created → first audio of that response
 transcript VARCHAR | the user's words, from input transcription
@@ -184,7 +186,9 @@ speech_started_ms DOUBLE | the user's speech_started that caused it
 cancel_ms DOUBLE | response.done (cancelled) received, or the app's response.cancel sent
 truncate_ms DOUBLE | the app's conversation.item.truncate sent, or the server's conversation.item.truncated received (WebRTC)
 truncated_by VARCHAR + | client or server
-stop_ms DOUBLE + | speech_started → first of cancel/truncate: how fast the agent stopped talking
+stop_ms DOUBLE + | speech_started → first of cancel_ms/truncate_ms: the first sign on the wire that the response was stopped
+cancel_after_ms DOUBLE + | speech_started → cancel_ms: the response cancelled (the server's time, not playback)
+audio_stop_after_ms DOUBLE + | speech_started → where the wire shows playback stopped: the app's truncate sent, or output_audio_buffer.cleared (WebRTC); else NULL
 audio_generated_ms DOUBLE | audio generated for the interrupted item (or response)
 audio_played_ms DOUBLE | truncate's audio_end_ms: what the user heard
 audio_unheard_ms DOUBLE | audio_generated_ms - audio_played_ms (never below 0)
@@ -235,6 +239,7 @@ usage_type VARCHAR + | tokens or duration
 input_tokens BIGINT + | usage.input_tokens
 output_tokens BIGINT + | usage.output_tokens
 audio_seconds DOUBLE + | usage.seconds (duration-billed models)
+audio_ms DOUBLE + | the committed user audio it covers: the VAD segment (audio_end_ms - audio_start_ms), else the audio appended since the previous commit or clear; NULL if unknown
 cost_usd DOUBLE + | from the price table; NULL if unknown
 """)),
         Table("ingest_errors", "One row per input line that could not be used as it is.", _cols("""

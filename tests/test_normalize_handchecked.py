@@ -491,7 +491,9 @@ def test_text_turn_and_a_session_that_ends_mid_response(tmp_path):
     result = normalize_file(s.write(tmp_path / "cut.jsonl"))  # no response.done, no close
     turn = one(result, "turns", turn=1)
     assert turn["trigger"] == "text" and turn["item_id"] == "item_t1"
-    assert turn["v2v_ms"] == 300  # first audio 900 - response.create 600
+    # a typed turn has no voice-to-voice; its own latency has the same start and end
+    assert turn["v2v_ms"] is None
+    assert turn["text_to_reply_ms"] == 300  # first audio 900 - response.create 600
     resp = one(result, "responses", response_id="resp_t1")
     assert resp["status"] == "in_progress" and resp["done_ms"] is None
     assert resp["audio_ms"] == 200 and resp["duration_ms"] is None
@@ -686,7 +688,7 @@ def test_manual_turn_v2v_starts_at_a_create_sent_before_the_commit_was_acknowled
     assert turn["turn_gap_ms"] == 3300 - 3100
 
 
-def test_text_turn_v2v_starts_at_the_create_sent_before_the_item_was_acknowledged(tmp_path):
+def test_text_turn_latency_starts_at_the_create_sent_before_the_item_was_acknowledged(tmp_path):
     s = Session()
     s.server(0, "session.created", session=beta_session())
     user_item = {"type": "message", "role": "user", "content": [{"type": "input_text"}]}
@@ -697,7 +699,8 @@ def test_text_turn_v2v_starts_at_the_create_sent_before_the_item_was_acknowledge
     s.server(900, "response.audio.delta", response_id="resp_t1", item_id="a1", delta=b64(9600))
     turn = one(normalize_file(s.write(tmp_path / "t.jsonl")), "turns", turn=1)
     assert turn["trigger"] == "text"
-    assert turn["v2v_ms"] == 900 - 600  # later of item create (500) and create (600)
+    assert turn["v2v_ms"] is None  # typed, not spoken
+    assert turn["text_to_reply_ms"] == 900 - 600  # later of item create (500) and create (600)
 
 
 def test_an_out_of_band_create_neither_starts_a_turn_nor_takes_its_trigger(tmp_path):

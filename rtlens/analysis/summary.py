@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from rtlens.ingest.pricing import prices_for
 from rtlens.store.engine import duckdb
 
 SCOPE = "report_scope"
@@ -89,7 +90,36 @@ def _latency(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
         cat: _dist(con, "v2v_ms", "turn_latency", f"category = '{cat}'")
         for cat in ("clean", "tool", "interrupted")
     }
+    # Typed turns have no voice: their own latency, in their own category, never in v2v.
+    out["by_category"]["text"] = _dist(con, "text_to_reply_ms", "turn_latency", "category = 'text'")
+    out["headline"] = headline(out["by_category"])
     return out
+
+
+def headline(cats: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The voice-to-voice figure the report leads with: clean turns when there are any, else
+    the turns there are (all barge-ins, all tool turns), said so, never an empty "-"."""
+    for cat in ("clean", "interrupted", "tool"):
+        if cats[cat]["n"]:
+            d = cats[cat]
+            voiced = sum(cats[c]["n"] for c in ("clean", "interrupted", "tool"))
+            return {"category": cat, "n": d["n"], "of": voiced, "p50": d["p50"], "p95": d["p95"]}
+    return {"category": None, "n": 0, "of": 0, "p50": None, "p95": None}
+
+
+def headline_label(h: dict[str, Any]) -> tuple[str, str]:
+    """(which turns the headline is over, a note when they are not the clean ones):
+    ("clean turns", ""), ("interrupted turns", "all 4 turns interrupted")."""
+    cat = h["category"]
+    if cat in (None, "clean"):
+        return "clean turns", ""
+    word = {"interrupted": "interrupted", "tool": "tool"}[cat]
+    if h["n"] == h["of"]:
+        return (
+            f"{word} turns",
+            f"all {h['n']} turns {'interrupted' if cat == 'interrupted' else 'used tools'}",
+        )
+    return f"{word} turns", "no clean turns"
 
 
 _TOKEN_COLUMNS = {
@@ -132,12 +162,44 @@ def _tokens(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
         if responses_cost is None or transcription_cost is None
         else responses_cost + transcription_cost
     )
+    # The known parts, a lower bound when a part is unknown, and which part and why.
+    out["cost_usd_known"] = _one(
+        con,
+        f"""SELECT coalesce(sum(cost_usd), 0) FROM (
+                SELECT cost_usd FROM responses WHERE {_in_scope()}
+                UNION ALL SELECT cost_usd FROM transcriptions
+                WHERE {_in_scope()} AND status = 'completed')""",
+    )
+    out["cost_unknown"] = _cost_unknown(con)
     growth = con.execute(
         f"""SELECT turn, max(input_tokens) FROM responses
             WHERE {_in_scope()} AND turn IS NOT NULL AND input_tokens > 0
             GROUP BY session_id, turn ORDER BY session_id, turn"""
     ).fetchall()
     out["input_growth"] = [{"turn": t, "input_tokens": n} for t, n in growth[:200]]
+    return out
+
+
+def _cost_unknown(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """The billed parts without a cost: {part, model, count, reason}, most frequent first."""
+    rows = con.execute(
+        f"""SELECT 'model' AS part, model, count(*) FROM responses
+            WHERE {_in_scope()} AND input_tokens IS NOT NULL AND cost_usd IS NULL GROUP BY model
+            UNION ALL
+            SELECT 'transcription', model, count(*) FROM transcriptions
+            WHERE {_in_scope()} AND status = 'completed' AND cost_usd IS NULL GROUP BY model
+            ORDER BY 3 DESC, 1, 2"""
+    ).fetchall()
+    out = []
+    for part, model, n in rows:
+        kind = "realtime" if part == "model" else "transcription"
+        if prices_for(kind, model) is None:
+            reason = f"no price for model {model}" if model else "model unknown"
+        elif part == "model":
+            reason = "usage without per-modality token counts"
+        else:
+            reason = "no usage, and the duration of its audio is not in the recording"
+        out.append({"part": part, "model": model, "count": n, "reason": reason})
     return out
 
 
@@ -235,22 +297,36 @@ def _input_notices(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
 
 
 def _interruptions(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    # The audio sums cover only the barge-ins where both what was generated and what was
+    # heard are known, so the three figures describe the same cuts (unknown stays unknown).
+    known = "audio_generated_ms IS NOT NULL AND audio_played_ms IS NOT NULL"
     row = con.execute(
-        f"""SELECT count(*), sum(audio_unheard_ms), sum(audio_generated_ms),
-                   sum(audio_played_ms),
+        f"""SELECT count(*), count(*) FILTER (WHERE {known}),
+                   sum(audio_unheard_ms) FILTER (WHERE {known}),
+                   sum(audio_generated_ms) FILTER (WHERE {known}),
+                   sum(audio_played_ms) FILTER (WHERE {known}),
+                   sum(audio_played_ms) FILTER (WHERE audio_generated_ms IS NULL),
                    count(*) FILTER (WHERE audio_generated_ms = 0),
-                   quantile_cont(stop_ms, 0.5)
+                   quantile_cont(stop_ms, 0.5),
+                   quantile_cont(cancel_after_ms, 0.5), count(cancel_after_ms),
+                   quantile_cont(audio_stop_after_ms, 0.5), count(audio_stop_after_ms)
             FROM interruptions WHERE {_in_scope()}"""
     ).fetchone()
     assert row is not None
     minutes = _one(con, f"SELECT sum(duration_ms) / 60000.0 FROM sessions WHERE {_in_scope()}")
     return {
         "count": row[0],
-        "audio_unheard_ms": row[1] if row[0] else 0.0,
-        "audio_generated_ms": row[2],
-        "audio_played_ms": row[3],
-        "before_any_audio": row[4],
-        "stop_ms_p50": row[5],
+        "audio_known": row[1],
+        "audio_unheard_ms": row[2],
+        "audio_generated_ms": row[3],
+        "audio_played_ms": row[4],
+        "audio_played_only_ms": row[5],
+        "before_any_audio": row[6],
+        "stop_ms_p50": row[7],
+        "cancel_after_ms_p50": row[8],
+        "cancelled": row[9],
+        "audio_stop_after_ms_p50": row[10],
+        "audio_stopped": row[11],
         "per_minute": row[0] / minutes if minutes else None,
     }
 

@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from rtlens.ingest.pricing import response_cost, transcription_cost
-from rtlens.ingest.state import Response, SessionState, Turn
+from rtlens.ingest.state import Response, SessionState, Transcription, Turn
 from rtlens.schema import TABLES
 
 VAD_TRIGGERS = ("server_vad", "semantic_vad", "timeout")
@@ -130,7 +130,9 @@ def _turn_row(turn: Turn, interrupted_turns: set[int], cut_responses: set[Any]) 
     first = turn.responses[0] if turn.responses else None
     audio_resp = next((r for r in turn.responses if r.first_audio_ms is not None), None)
     first_audio = audio_resp.first_audio_ms if audio_resp else None
-    v2v = _diff(first_audio, start)
+    typed = turn.trigger == "text"
+    # A typed turn has no voice to start from: it gets its own latency, never v2v.
+    v2v = None if typed else _diff(first_audio, start)
     vad = turn.trigger in VAD_TRIGGERS
     return {
         "turn": turn.n,
@@ -150,6 +152,7 @@ def _turn_row(turn: Turn, interrupted_turns: set[int], cut_responses: set[Any]) 
         "v2v_est_ms": v2v + turn.silence_ms
         if vad and v2v is not None and turn.silence_ms is not None
         else None,
+        "text_to_reply_ms": _diff(_first_reply(turn.responses), start) if typed else None,
         "turn_gap_ms": _diff(first.created_ms if first else None, start),
         "ttfa_ms": _diff(first.first_audio_ms, first.created_ms) if first else None,
         "transcript": turn.transcript,
@@ -164,6 +167,15 @@ def _turn_row(turn: Turn, interrupted_turns: set[int], cut_responses: set[Any]) 
         "has_tool_call": any(r.has_function_call for r in turn.responses),
         "n_responses": len(turn.responses),
     }
+
+
+def _first_reply(responses: list[Response]) -> float | None:
+    """The first audio or text of the first of these responses that produced either."""
+    for r in responses:
+        outs = [x for x in (r.first_audio_ms, r.first_text_ms) if x is not None]
+        if outs:
+            return min(outs)
+    return None
 
 
 def _interruption_rows(st: SessionState, webrtc: bool) -> list[dict[str, Any]]:
@@ -190,6 +202,11 @@ def _interruption_rows(st: SessionState, webrtc: bool) -> list[dict[str, Any]]:
         speech = row.speech
         started = speech.started_ms if speech else None
         stops = [t for t in (row.cancel_ms, row.truncate_ms) if t is not None]
+        # Where playback stopped, only when the wire shows it: the app's truncate, or the
+        # server clearing its WebRTC output buffer.
+        audio_stop = row.truncate_ms if row.truncated_by == "client" else None
+        if audio_stop is None and resp is not None:
+            audio_stop = st.buffer_cleared_ms.get(resp.response_id)
         rows.append(
             {
                 "response_id": resp.response_id if resp else None,
@@ -201,6 +218,8 @@ def _interruption_rows(st: SessionState, webrtc: bool) -> list[dict[str, Any]]:
                 "truncate_ms": row.truncate_ms,
                 "truncated_by": row.truncated_by,
                 "stop_ms": _diff(min(stops), started) if stops else None,
+                "cancel_after_ms": _diff(row.cancel_ms, started),
+                "audio_stop_after_ms": _diff(audio_stop, started),
                 "audio_generated_ms": generated,
                 "audio_played_ms": played,
                 "audio_unheard_ms": unheard,
@@ -256,7 +275,7 @@ def _transcription_rows(
                 if tr.input_audio_tokens is not None
                 else tr.input_tokens,
                 output_tokens=tr.output_tokens,
-                seconds=tr.audio_seconds,
+                seconds=_billed_seconds(tr),
             )
         rows.append(
             {
@@ -279,10 +298,19 @@ def _transcription_rows(
                 "input_tokens": tr.input_tokens,
                 "output_tokens": tr.output_tokens,
                 "audio_seconds": tr.audio_seconds,
+                "audio_ms": tr.audio_ms,
                 "cost_usd": cost,
             }
         )
     return rows
+
+
+def _billed_seconds(tr: Transcription) -> float | None:
+    """usage.seconds when the event says it, else the duration of the audio the item covers
+    (beta whisper-1 events carry no usage)."""
+    if tr.audio_seconds is not None:
+        return tr.audio_seconds
+    return None if tr.audio_ms is None else tr.audio_ms / 1000
 
 
 def _session_row(
@@ -346,6 +374,7 @@ def _session_row(
         "output_audio_ms": sum(r["audio_ms"] or 0.0 for r in responses),
         "total_tokens": _bigint(sum(total_tokens)),
         "cost_usd": None if any(c is None for c in billed) else sum(billed),
+        "cost_usd_known": sum(c for c in billed if c is not None),
         "close_by": close.get("by"),
         "close_code": _close_code(close.get("code")),
         "close_reason": close.get("reason") if isinstance(close.get("reason"), str) else None,

@@ -33,6 +33,11 @@ def price_table() -> dict[str, Any]:
     return dict(json.loads(text))
 
 
+def prices_for(kind: str, model: str | None) -> dict[str, float] | None:
+    """The price entry of a model (`kind`: realtime or transcription), or None."""
+    return _prices(kind, model)
+
+
 def _prices(kind: str, model: str | None) -> dict[str, float] | None:
     if not model:
         return None

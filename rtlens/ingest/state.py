@@ -135,6 +135,7 @@ class Transcription:
     input_tokens: int | None = None
     output_tokens: int | None = None
     audio_seconds: float | None = None
+    audio_ms: float | None = None  # the committed user audio it covers (see docs/metrics.md)
     model: str | None = None
 
 
@@ -193,6 +194,12 @@ class SessionState:
         self.client_types: dict[str, str] = {}  # client event_id -> type
         # the app's commit (seq, t) the server has not answered yet
         self.pending_commit: tuple[int, float | None] | None = None
+        # input audio (ms appended) when the app sent that commit, and at the last commit or
+        # clear: the audio between the two is what a manual commit covers
+        self.pending_commit_audio_ms: float | None = None
+        self.buffer_start_audio_ms = 0.0
+        # output_audio_buffer.cleared received, by response (WebRTC: where playback stopped)
+        self.buffer_cleared_ms: dict[str, float | None] = {}
         self.last_item_create_sent_ms: float | None = None
         # the app's response.create requests in the order sent, until a response answers one
         self.pending_creates: list[CreateRequest] = []
@@ -218,6 +225,10 @@ class SessionState:
         self.first_ts_us: int | None = None
         self.last_ts_us: int | None = None
         self.close: dict[str, Any] | None = None
+
+    def appended_audio_ms(self) -> float:
+        """ms of user audio the app has appended so far (from decoded byte counts)."""
+        return self.input_audio_ms + self.input_audio_bytes / self.input_bytes_per_ms
 
     # ---- reporting bad fields (the event row is kept; the problem is noted) ----------------
 

@@ -10,8 +10,17 @@ from html import escape
 from typing import TYPE_CHECKING, Any
 
 from rtlens.analysis import detail
+from rtlens.analysis.summary import headline_label
 from rtlens.report import figures
-from rtlens.report.text import _basename, _dur, _ms, _pct, _usd, latency_rows
+from rtlens.report.text import (
+    _basename,
+    _dur,
+    _ms,
+    _pct,
+    _usd,
+    interruption_lines,
+    latency_rows,
+)
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -94,13 +103,21 @@ def render_html(report: Report) -> str:
     turns = detail.turn_rows(con)
     parts = [f"<h1>{escape(report.title)}</h1>", _facts(s), _input_notice(s)]
     untimed = len(s["input"]["no_timestamps"]) == s["sessions"]
-    clean = s["latency"]["by_category"]["clean"]
+    head = s["latency"]["headline"]
+    scope, note = headline_label(head)
+    over = f"{scope}; {note}" if note else scope
+    cost = s["tokens"]["cost_usd"]
+    cost_card = (
+        _card(_usd(cost), "cost")
+        if cost is not None
+        else _card(f"≥ {_usd(s['tokens']['cost_usd_known'])}", "cost (known parts; see below)")
+    )
     parts.append(
         '<div class="cards">'
-        + _card(f"{_ms(clean['p50'])} ms", "voice-to-voice p50 (clean turns)")
-        + _card(f"{_ms(clean['p95'])} ms", "voice-to-voice p95 (clean turns)")
+        + _card(f"{_ms(head['p50'])} ms", f"voice-to-voice p50 over {over}")
+        + _card(f"{_ms(head['p95'])} ms", f"voice-to-voice p95 over {over}")
         + _card(str(s["turns"]), "turns")
-        + _card(_usd(s["tokens"]["cost_usd"]), "cost")
+        + cost_card
         + _card(str(s["interruptions"]["count"]), "barge-ins")
         + _card(str(s["errors"]["count"]), "errors")
         + "</div>"
@@ -220,6 +237,11 @@ def _tokens_table(s: dict[str, Any]) -> str:
         _table(["", "input", "of which cached", "output"], rows)
         + f"<p>Cost {_usd(t['cost_usd'])} (model {_usd(t['cost_usd_responses'])}, "
         f"transcription {_usd(t['cost_usd_transcription'])}) · cache hit rate {hit}</p>"
+        + "".join(
+            f"<p>Cost unknown for {u['count']} {u['part']} part(s): {escape(u['reason'])}; "
+            f"the known parts add up to {_usd(t['cost_usd_known'])}.</p>"
+            for u in t["cost_unknown"]
+        )
     )
 
 
@@ -284,9 +306,9 @@ def _misc_tables(s: dict[str, Any]) -> str:
     it = s["interruptions"]
     out = [
         "<h2>Interruptions</h2>",
-        f"<p>{it['count']} barge-in(s) · generated {_dur(it['audio_generated_ms'])} · heard "
-        f"{_dur(it['audio_played_ms'])} · never heard {_dur(it['audio_unheard_ms'])} · agent "
-        f"stopped {_ms(it['stop_ms_p50'])} ms after the user started speaking (p50)</p>",
+        "<p>"
+        + escape(" · ".join([f"{it['count']} barge-in(s)", *interruption_lines(it)]))
+        + "</p>",
         "<h2>Errors</h2>",
     ]
     errors = s["errors"]["details"]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import textwrap
 from typing import Any
 
+from rtlens.analysis.summary import headline_label
+
 WIDTH = 100
 MAX_TURN_ROWS = 40
 
@@ -121,7 +123,9 @@ def latency_rows(summary: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     rows.append(("voice-to-voice, all turns", lat["v2v_ms"]))
     if lat["v2v_est_ms"]["n"]:
         rows.append(("  + VAD silence window (estimate)", lat["v2v_est_ms"]))
-    rows.append(("speech stop → response.created", lat["turn_gap_ms"]))
+    if cats["text"]["n"]:
+        rows.append(("typed text → first reply", cats["text"]))
+    rows.append(("turn end → response.created", lat["turn_gap_ms"]))
     rows.append(("response.created → first audio", lat["ttfa_ms"]))
     rows.append(("response duration", lat["response_ms"]))
     transcription = summary["transcriptions"]["latency_ms"]
@@ -138,6 +142,10 @@ def _latency(summary: dict[str, Any]) -> list[str]:
         f"{_ms(d['max']):>8}"
         for label, d in latency_rows(summary)
     )
+    head = summary["latency"]["headline"]
+    scope, note = headline_label(head)
+    if note:
+        out.append(f"  {note}; p50 over {scope}: {_ms(head['p50'])} ms, p95 {_ms(head['p95'])} ms")
     return out
 
 
@@ -196,10 +204,12 @@ def _tokens(summary: dict[str, Any]) -> list[str]:
             f" ({_usd(tk['cost_usd_responses'])} model + "
             f"{_usd(tk['cost_usd_transcription'])} transcription)"
         )
-    elif tk["cost_usd"] is None and tk["cost_usd_responses"] is not None:
-        cost += f" ({_usd(tk['cost_usd_responses'])} model; transcription price unknown)"
+    elif tk["cost_usd"] is None:
+        cost += f" (at least {_usd(tk['cost_usd_known'])} known)"
     cost += f" · cache hit rate {hit:.0%}" if hit is not None else ""
     out.append(cost)
+    for u in tk["cost_unknown"]:
+        out.append(_fit(f"  cost unknown for {u['count']} {u['part']} part(s): {u['reason']}"))
     growth = tk["input_growth"]
     if summary["sessions"] == 1 and len(growth) > 1:
         steps = [f"{g['input_tokens']:,}" for g in growth]
@@ -304,19 +314,38 @@ def _interruptions(summary: dict[str, Any]) -> list[str]:
     if it["per_minute"] is not None:
         line += f" · {it['per_minute']:.1f} per minute"
     out.append(line)
-    if it["audio_generated_ms"] is not None:
+    out.extend(f"  {line}" for line in interruption_lines(it))
+    return out
+
+
+def interruption_lines(it: dict[str, Any]) -> list[str]:
+    """The audio and timing sentences about barge-ins, shared by the text and HTML reports.
+    Audio figures are over the cuts where generated and heard audio are both known."""
+    out = []
+    if it["audio_known"]:
+        of = "" if it["audio_known"] == it["count"] else f" (the {it['audio_known']} cuts "
+        of += "where playback is known)" if of else ""
         out.append(
-            f"  audio generated {_dur(it['audio_generated_ms'])}, heard "
-            f"{_dur(it['audio_played_ms'])}, never heard {_dur(it['audio_unheard_ms'])}"
+            f"audio generated {_dur(it['audio_generated_ms'])}, heard "
+            f"{_dur(it['audio_played_ms'])}, never heard {_dur(it['audio_unheard_ms'])}{of}"
         )
-    elif it["audio_played_ms"] is not None:
+    elif it["audio_played_only_ms"] is not None:
         out.append(
-            f"  heard {_dur(it['audio_played_ms'])} before the cuts (generated audio is "
+            f"heard {_dur(it['audio_played_only_ms'])} before the cuts (generated audio is "
             "not visible on WebRTC)"
         )
-    if it["stop_ms_p50"] is not None:
-        stop = it["stop_ms_p50"]
-        out.append(f"  agent stopped talking {stop:.0f} ms after the user started speaking (p50)")
+    else:
+        out.append("audio heard unknown: the recording shows no truncate")
+    if it["cancel_after_ms_p50"] is not None:
+        out.append(
+            f"response cancelled {it['cancel_after_ms_p50']:.0f} ms after speech started "
+            f"(p50 of {it['cancelled']})"
+        )
+    if it["audio_stop_after_ms_p50"] is not None:
+        out.append(
+            f"audio stopped {it['audio_stop_after_ms_p50']:.0f} ms after speech started "
+            f"(p50 of {it['audio_stopped']})"
+        )
     return out
 
 

@@ -20,17 +20,19 @@ class View:
 VIEWS: tuple[View, ...] = (
     View(
         "turn_latency",
-        "One row per user turn with its latency numbers and a `category`: `tool` (the reply "
-        "went through a function call), `interrupted` (the turn barged in, or its reply was "
-        "cut), else `clean`. Report percentiles are taken per category from this view.",
+        "One row per user turn with its latency numbers and a `category`: `text` (a typed "
+        "turn: no voice, so no `v2v_ms`; its latency is `text_to_reply_ms`), `tool` (the "
+        "reply went through a function call), `interrupted` (the turn barged in, or its reply "
+        "was cut), else `clean`. Report percentiles are taken per category from this view.",
         """
         SELECT t.session_id, t.turn, t.trigger, s.model, s.dialect, s.transport,
-               t.v2v_ms, t.v2v_est_ms, t.turn_gap_ms, t.ttfa_ms,
+               t.v2v_ms, t.v2v_est_ms, t.text_to_reply_ms, t.turn_gap_ms, t.ttfa_ms,
                r.duration_ms AS response_ms, tr.latency_ms AS transcription_ms,
                t.interrupted, t.reply_interrupted, t.has_tool_call,
                t.transcript_after_reply, t.response_status, t.first_audio_ms,
                t.speech_started_ms, t.speech_stopped_ms, t.committed_ms,
-               CASE WHEN t.has_tool_call THEN 'tool'
+               CASE WHEN t.trigger = 'text' THEN 'text'
+                    WHEN t.has_tool_call THEN 'tool'
                     WHEN t.interrupted OR t.reply_interrupted THEN 'interrupted'
                     ELSE 'clean' END AS category
         FROM turns t

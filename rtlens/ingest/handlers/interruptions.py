@@ -63,8 +63,13 @@ def buffer_started(
 def buffer_stopped(
     st: SessionState, t: float | None, ev: dict[str, Any], audio: int | None
 ) -> None:
-    """`.stopped` / `.cleared`: only their presence matters (they mark a WebRTC capture)."""
+    """`.stopped` / `.cleared`: they mark a WebRTC capture; `.cleared` is also where the
+    server stopped playing a response's audio (`interruptions.audio_stop_after_ms`)."""
     st.output_audio_buffer_events += 1
+    if ev.get("type") == "output_audio_buffer.cleared":
+        response_id = get_str(st, ev, "response_id", "output_audio_buffer.cleared")
+        if response_id:
+            st.buffer_cleared_ms.setdefault(response_id, t)
 
 
 def _buffer_response(st: SessionState, ev: dict[str, Any]) -> Response | None:

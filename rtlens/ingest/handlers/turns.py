@@ -16,6 +16,7 @@ def append(st: SessionState, t: float | None, ev: dict[str, Any], audio: int | N
 
 def commit_sent(st: SessionState, t: float | None, ev: dict[str, Any], audio: int | None) -> None:
     st.pending_commit = (st.seq, t)
+    st.pending_commit_audio_ms = st.appended_audio_ms()
 
 
 def speech_started(
@@ -65,6 +66,7 @@ def timeout_triggered(
 
 def cleared(st: SessionState, t: float | None, ev: dict[str, Any], audio: int | None) -> None:
     st.speech = None  # a speech that never became a turn
+    st.buffer_start_audio_ms = st.appended_audio_ms()
 
 
 def committed(st: SessionState, t: float | None, ev: dict[str, Any], audio: int | None) -> None:
@@ -74,6 +76,7 @@ def committed(st: SessionState, t: float | None, ev: dict[str, Any], audio: int 
         speech = None
     # The app's commit this answers, if one waits (a server-only log has none).
     commit, st.pending_commit = st.pending_commit, None
+    covered = _committed_audio_ms(st, speech, commit is not None)
     # The app committed while the VAD still heard speech (no speech_stopped yet): the app,
     # not the VAD, ended this turn, and its commit starts v2v.
     if speech is not None and (speech.stopped or commit is None):
@@ -88,6 +91,25 @@ def committed(st: SessionState, t: float | None, ev: dict[str, Any], audio: int 
     if st.config.transcription_model and item_id:
         tr = st.transcriptions.setdefault(item_id, Transcription(item_id, turn, t))
         tr.model = st.config.transcription_model  # the model that does this one's work
+        tr.audio_ms = covered
+
+
+def _committed_audio_ms(st: SessionState, speech: Speech | None, by_app: bool) -> float | None:
+    """How much user audio the commit put in the item: the VAD segment (`audio_end_ms` -
+    `audio_start_ms`) when the VAD made it, else the audio appended since the previous commit
+    or clear (up to the app's commit). None when unknown: the server never commits an empty
+    buffer, so no audio counted means the recording lacks it (redacted without byte counts,
+    or the app's side not recorded)."""
+    end = st.pending_commit_audio_ms if by_app else None
+    st.pending_commit_audio_ms = None
+    if end is None:
+        end = st.appended_audio_ms()
+    start, st.buffer_start_audio_ms = st.buffer_start_audio_ms, end
+    segment = _diff_ms(speech.audio_end_ms, speech.audio_start_ms) if speech is not None else None
+    if segment is not None and segment > 0:
+        return segment
+    covered = end - start
+    return covered if covered > 0 else None
 
 
 def _new_turn(st: SessionState, item_id: str | None, trigger: str, t: float | None) -> Turn:
@@ -208,3 +230,7 @@ def _transcription(st: SessionState, ev: dict[str, Any], where: str) -> Transcri
         tr.model = st.config.transcription_model
         st.transcriptions[item_id] = tr
     return tr
+
+
+def _diff_ms(end: float | None, start: float | None) -> float | None:
+    return None if end is None or start is None else end - start

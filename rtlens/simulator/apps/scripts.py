@@ -262,6 +262,28 @@ async def twilio_ulaw(app: App) -> None:
     await _drain(app)
 
 
+async def typed_turn(app: App) -> None:
+    """A voice call where the user types one message in between (a chat box beside the
+    mic): spoken turn, typed turn answered in audio, spoken turn."""
+    await _setup(app)
+    await app.idle(600)
+    mark = await _utterance(app)
+    await _response(app, mark)
+    await app.finish_playback()
+    await app.idle(600)
+    item = payloads.user_text("Actually, my order number is 4417.")
+    await app.send({"type": "conversation.item.create", "item": item})
+    mark = app.mark()
+    await app.send({"type": "response.create"})
+    await _response(app, mark)
+    await app.finish_playback()
+    await app.idle(600)
+    mark = await _utterance(app)
+    await _response(app, mark)
+    await app.finish_playback()
+    await _drain(app)
+
+
 LONG_CALL_MINUTES = 60
 
 
@@ -292,5 +314,6 @@ SCRIPTS: dict[str, Script] = {
     "manual": manual,
     "text": text,
     "twilio_ulaw": twilio_ulaw,
+    "typed_turn": typed_turn,
     "long_call": long_call,
 }
