@@ -28,6 +28,7 @@ from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection, serve
 
 from rtlens.recording import RelayStartError, serve_relay
+from rtlens.recording.relay import AppConnection, RelayServer
 
 REALTIME = "/v1/realtime?model=gpt-realtime"
 
@@ -449,13 +450,27 @@ async def test_a_slow_app_makes_the_relay_stop_reading_the_upstream(tmp_path: Pa
     frame = b'{"type":"response.output_audio.delta","delta":"' + b"A" * (1 << 20) + b'"}'
     total = 120  # 120 MiB; the socket buffers on the way hold ~20 of them
     sent = 0
+    flooding: list[ServerConnection] = []
+    flood_ended = asyncio.Event()
 
     async def flood(ws: ServerConnection) -> None:
         nonlocal sent
+        flooding.append(ws)
         for _ in range(total):
             await ws.send(frame, text=True)
             sent += 1
+        flood_ended.set()
         await ws.close()
+
+    def stalled(relay: RelayServer) -> bool:
+        """The idle app's steady state: the relay reads nothing from the upstream, and the
+        upstream's own sends wait on a full socket, so no more frames can move."""
+        apps = [c for c in relay._server.connections if isinstance(c, AppConnection)]
+        return (
+            bool(apps and flooding)
+            and all(a.upstream is not None and not a.upstream.transport.is_reading() for a in apps)
+            and flooding[0].paused
+        )
 
     async with (
         serve(flood, "127.0.0.1", 0, max_size=None) as server,
@@ -467,7 +482,11 @@ async def test_a_slow_app_makes_the_relay_stop_reading_the_upstream(tmp_path: Pa
         ) as relay,
     ):
         app = await connect(relay.url + REALTIME, max_size=None, compression=None)
-        await asyncio.sleep(1.0)
+        # Wait for that state, or for the flood to end (all 120 MiB taken in by the relay
+        # while the app read nothing: no backpressure). Polled; pytest-timeout is the bound.
+        while not stalled(relay) and not flood_ended.is_set():
+            await asyncio.sleep(0.01)
+        assert not flood_ended.is_set(), "the relay took in every frame while the app was idle"
         sent_while_app_idle = sent
         received = [await app.recv(decode=False) for _ in range(total)]
         await app.wait_closed()
