@@ -18,6 +18,8 @@ from rtlens.ingest.pipeline import expand_inputs, ingest
 from rtlens.logfile.reader import InputError
 from rtlens.schema import TABLE_NAMES
 
+SAMPLE = str(Path(__file__).resolve().parent.parent / "sample_logs" / "ga_rate_limited.jsonl")
+
 
 def make_session(path: Path, session_id: str, turns: int) -> Path:
     s = Session(session_id)
@@ -399,3 +401,31 @@ def test_a_truncated_gzip_loads_up_to_its_last_whole_line(tmp_path):
     [(line_no, error)] = con.execute("SELECT line_no, error FROM ingest_errors").fetchall()
     assert line_no == whole + 1  # the first line not loaded
     assert error.startswith("unreadable from here on: Compressed file ended")
+
+
+# The event's depth: orjson writes 254 levels; it reads 1,024 (the line: one more).
+@pytest.mark.parametrize("depth", [255, 1023])
+def test_an_event_nested_too_deep_to_store_costs_its_line_only(tmp_path, depth):
+    """orjson reads what it cannot write back: such a line once lost its whole file behind a
+    `Recursion limit reached` traceback."""
+    path = tmp_path / "deep.jsonl"
+    item = b"[" * (depth - 1) + b"]" * (depth - 1)  # inside the event's object
+    lines = [
+        b'{"rtlens":1,"session_id":"s-deep","started_at":"2026-01-01T00:00:00Z"}',
+        b'{"ts":1.0,"dir":"server","event":{"type":"session.created","session":{}}}',
+        b'{"ts":1.1,"dir":"client","event":{"type":"conversation.item.create","item":%b}}' % item,
+        b'{"ts":1.5,"dir":"server","event":{"type":"response.created","response":{"id":"r"}}}',
+    ]
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    assert lines[2].count(b"[") == depth - 1  # the event object + depth - 1 arrays
+    db = tmp_path / "deep.duckdb"
+    result = CliRunner().invoke(main, ["ingest", str(path), SAMPLE, "--db", str(db)])
+    assert result.exit_code == 1
+    line = f"{path}: 1 line(s) in ingest_errors (line 3: event nested more than 254 levels deep"
+    assert line in result.stderr
+    con = duckdb.connect(str(db), read_only=True)
+    events = con.execute("SELECT line_no FROM events WHERE session_id = 's-deep' ORDER BY 1")
+    assert events.fetchall() == [(2,), (4,)]  # lines 2 and 4: all but the deep one
+    errors = con.execute("SELECT line_no, error FROM ingest_errors").fetchall()
+    assert errors == [(3, "event nested more than 254 levels deep: cannot be stored")]
+    assert con.execute("SELECT count(*) FROM sessions").fetchone() == (2,)  # and the sample

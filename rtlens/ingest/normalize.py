@@ -157,6 +157,20 @@ def _without_session(st: SessionState) -> SessionTables:
     return SessionTables(st.session_id, st.source_file, tables, len(errors))
 
 
+# orjson reads JSON nested up to 1,024 levels deep but writes only 254 (the API never nests
+# that deep): such an event cannot be stored, and is reported with its line.
+MAX_WRITTEN_DEPTH = 254
+
+
+def too_deep(line_no: int) -> dict[str, Any]:
+    """The `ingest_errors` entry of an event nested too deeply to store."""
+    return {
+        "line_no": line_no,
+        "error": f"event nested more than {MAX_WRITTEN_DEPTH} levels deep: cannot be stored",
+        "raw": None,
+    }
+
+
 def _chain(first: Record, rest: Iterator[Record]) -> Iterator[Record]:
     yield first
     yield from rest
@@ -227,6 +241,11 @@ def _run(
             seq += len(stamps)
             input_audio_bytes += audio
         elif kind == EVENT:
+            try:
+                raw = dumps(event)
+            except TypeError:  # nested deeper than orjson writes: this line only is lost
+                st.ingest_errors.append(too_deep(line_no))
+                continue
             seq += 1
             route = handler = wire_type = None
             if type(event) is dict:
@@ -250,7 +269,6 @@ def _run(
                 number, vote, handler = route
                 if vote is not None:
                     votes[vote] += 1
-            raw = dumps(event)
             ids = event_ids(event, number is not None)
             fields = ids_fields(ids)
             if fields is not None and len(raw) + len(fields) <= max_raw:
