@@ -282,6 +282,25 @@ def test_workers_end_when_rtlens_is_killed(stalled_ingest) -> None:
     assert _gone(str(tmp), 5), "workers outlived the killed writer"
 
 
+def test_the_kernel_ends_the_workers_of_a_killed_writer() -> None:
+    """The stalled worker is killed by SIGKILL, the parent-death signal the kernel sends
+    the moment the writer dies (the watch thread it replaces polled once a second, and its
+    workers ended with exit 1). `benchmarks/worker_exit.py` waits on the workers' exit as
+    their subreaper, and measures how long it took (not checked here)."""
+    if not sys.platform.startswith("linux"):
+        pytest.skip("parent-death signals are Linux's")
+    done = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "worker_exit.py"), "--runs", "1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    ends = done.stdout.splitlines()[-1]
+    assert ends.startswith("how the workers ended: ") and "SIGKILL" in ends, done.stdout
+
+
 def test_a_file_that_opens_but_cannot_be_read_costs_one_line(tmp_path: Path) -> None:
     unreadable = Path("/proc/self/mem")  # opens, then every read fails (EIO)
     if not unreadable.exists():

@@ -20,6 +20,7 @@ import os
 import pickle
 import queue
 import signal
+import sys
 import threading
 import time
 import traceback
@@ -144,11 +145,20 @@ def _worker(tasks: Any, results: Any, chunk_dir: Path, parent: int) -> None:
 
 PARENT_CHECK_SECONDS = 1.0  # how often a worker checks that its writer is alive
 DEAD_CHECK_SECONDS = 1.0  # how long the writer waits for a message before checking workers
+_PR_SET_PDEATHSIG = 1  # prctl option (linux/prctl.h)
 
 
 def _exit_with(parent: int) -> None:
-    """End this worker within a second of the writer's process (killed, say, by the OOM
-    killer): nothing would read the queue again, and the worker would wait on it forever."""
+    """End this worker as soon as the writer's process ends (killed, say, by the OOM
+    killer): nothing would read the queue again, and the worker would wait on it forever.
+
+    On Linux the kernel kills the worker the moment its parent dies (PR_SET_PDEATHSIG):
+    polling alone took 1.9-2.7 s, as a niced worker on a busy machine waits for its turn.
+    Elsewhere, and should prctl fail, a thread polls the parent's pid instead."""
+    if _parent_death_signal(signal.SIGKILL) and os.getppid() == parent:
+        return
+    if os.getppid() != parent:  # the writer died before the signal was set up
+        os._exit(1)
 
     def watch() -> None:
         while os.getppid() == parent:
@@ -156,6 +166,19 @@ def _exit_with(parent: int) -> None:
         os._exit(1)
 
     threading.Thread(target=watch, name="rtlens-parent-watch", daemon=True).start()
+
+
+def _parent_death_signal(signum: int) -> bool:
+    """Ask Linux to send `signum` to this process when its parent thread ends."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        return bool(libc.prctl(_PR_SET_PDEATHSIG, signum, 0, 0, 0) == 0)
+    except (OSError, AttributeError):
+        return False
 
 
 class Pool:
