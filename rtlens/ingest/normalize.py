@@ -44,6 +44,7 @@ from rtlens.logfile.reader import (
     ERROR,
     EVENT,
     HEADER,
+    MAX_LINE_BYTES,
     TEXT,
     Record,
     read_records,
@@ -88,6 +89,7 @@ def normalize_file(
     on_start: Callable[[str], None] | None = None,
     chunk_rows: int = EVENTS_CHUNK_ROWS,
     file_index: int = 0,
+    max_line: int = MAX_LINE_BYTES,
 ) -> SessionTables:
     """Normalize one recording. With `sink`, its events are streamed out in chunks of event
     lines tagged with `file_index`; `on_start(session_id)` is called before the first chunk.
@@ -95,7 +97,7 @@ def normalize_file(
     it is for tests and small jobs, the pipeline always uses a sink)."""
     source_file = str(Path(path).resolve())
     return normalize_records(
-        read_records(path, appends=True, runs=APPEND_LINES is not None),
+        read_records(path, appends=True, runs=APPEND_LINES is not None, max_line=max_line),
         source_file,
         sink=sink,
         on_start=on_start,
@@ -288,6 +290,10 @@ def _run(
                     )
                 )
             else:
+                if long_bytes and long_bytes + len(raw) > long_chunk_bytes and sink is not None:
+                    sink(lines, tuples)  # so that a batch holds at most one line's worth more
+                    lines, tuples, long_bytes = [], [], 0
+                    add = lines.append
                 tuples.append(
                     (
                         file_index,
