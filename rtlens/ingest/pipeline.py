@@ -17,7 +17,6 @@ import contextlib
 import glob
 import pickle
 import signal
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -27,6 +26,7 @@ from typing import Any
 
 from rtlens.ingest import DEFAULT_MEMORY_LIMIT, max_line_bytes
 from rtlens.ingest.results import SessionTables
+from rtlens.ingest.tempdirs import run_folder
 from rtlens.ingest.workers import Message, Pool, WriterError, default_processes
 from rtlens.logfile.reader import InputError
 from rtlens.schema import TABLE_NAMES
@@ -113,7 +113,7 @@ def ingest(
         _check_parquet_dir(Path(parquet_dir))  # before the database changes, not after
     processes = default_processes(files) if workers is None else max(0, workers)
     with (
-        tempfile.TemporaryDirectory(prefix="rtlens-ingest-") as chunk_dir,
+        run_folder() as chunk_dir,
         _sigterm_as_interrupt(),
     ):
         fork = con is None or callable(con)
