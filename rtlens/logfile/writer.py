@@ -69,7 +69,14 @@ class SessionWriter:
         except OSError as exc:
             raise RecordingError(f"cannot create {self.path}: {exc.strerror or exc}") from exc
         line = fmt.encode_header(header)
-        self._write(scrub_keys(line) if contains_key(line) else line)
+        try:
+            self._write(scrub_keys(line) if contains_key(line) else line)
+        except RecordingError:
+            # (a full disk): no empty file, which every later ingest would report
+            self.close()
+            with contextlib.suppress(OSError):
+                self.path.unlink()
+            raise
 
     # -- frames ---------------------------------------------------------------------------------
 
