@@ -326,6 +326,44 @@ async def test_redact_audio_keeps_byte_counts_not_audio(tmp_path: Path) -> None:
 
 
 @async_test
+async def test_a_frame_nested_too_deep_to_re_encode_is_recorded_and_relayed(
+    tmp_path: Path,
+) -> None:
+    """orjson reads 1,024 levels but writes 254: re-encoding such a frame (to cut its audio,
+    or to put it on one line) once raised, and the session ended with 1011, the frame
+    neither recorded nor forwarded."""
+    deep = b"[" * 600 + b"]" * 600
+    spread = b'{"type": "conversation.item.create",\n "item": %b}' % deep  # two lines
+    with_audio = b'{"type":"input_audio_buffer.append","audio":"%b","x":%b}' % (
+        AUDIO.encode(),
+        deep,
+    )
+    async with (
+        ScriptedUpstream() as upstream,
+        serve_relay(
+            "127.0.0.1", 0, upstream=upstream.url, out_dir=tmp_path, redact_audio=True
+        ) as relay,
+    ):
+        app = await App.connect(relay.url + REALTIME)
+        await app.recv_until("session.created")
+        await app.ws.send(spread.decode())
+        await app.ws.send(with_audio.decode())
+        await app.send({"type": "response.create"})
+        await app.recv_until("rate_limits.updated")  # the session goes on
+        await app.ws.close()
+        session = upstream.sessions[0]
+        await session.closed
+
+    assert session.received[:2] == [(True, spread), (True, with_audio)]  # forwarded as sent
+    recording = only_recording(tmp_path)
+    assert recording.close is not None and recording.close["by"] == "client"
+    first, second = [f for f in recording.frames if f["dir"] == "client"][:2]
+    assert first["text"] == spread.decode()  # not one line as it came: kept as text
+    assert second["event"]["audio"] == ""  # the audio redacted all the same
+    assert AUDIO[:64].encode() not in recording.path.read_bytes()
+
+
+@async_test
 async def test_a_15_mib_frame_passes_both_ways(tmp_path: Path) -> None:
     big = base64.b64encode(b"\x01" * (11 * 1024 * 1024)).decode()  # ~15 MiB of base64
     async with (
