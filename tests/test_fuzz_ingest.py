@@ -32,7 +32,7 @@ from builders import REPO
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-EXAMPLES = int(os.environ.get("RTLENS_FUZZ_EXAMPLES", "25"))
+EXAMPLES = int(os.environ.get("RTLENS_FUZZ_EXAMPLES", "50"))  # ~40 s on a loaded 2-core host
 FILES_PER_EXAMPLE = 4
 
 
