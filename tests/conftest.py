@@ -36,12 +36,12 @@ class RawClient:
             chunk = base64.b64encode(pcm[start : start + step]).decode()
             await self.send({"type": "input_audio_buffer.append", "audio": chunk})
 
-    async def recv(self, timeout: float = 10.0) -> dict[str, Any]:
+    async def recv(self, timeout: float = 60.0) -> dict[str, Any]:
         event = json.loads(await asyncio.wait_for(self.ws.recv(), timeout))
         self.events.append(event)
         return event
 
-    async def until(self, kind: str, timeout: float = 10.0, **fields: Any) -> dict[str, Any]:
+    async def until(self, kind: str, timeout: float = 60.0, **fields: Any) -> dict[str, Any]:
         """Receive until an event of `kind` (with `fields`) arrives; earlier ones are kept."""
         for event in self.events[self._seen :]:
             self._seen += 1
@@ -59,7 +59,9 @@ class RawClient:
 
 class Harness:
     @staticmethod
-    def run(coro: Coroutine[Any, Any, Any], timeout: float = 60.0) -> Any:
+    def run(coro: Coroutine[Any, Any, Any], timeout: float = 240.0) -> Any:
+        # Only a safety net for a hung test (below pytest-timeout's 300 s, for a clearer
+        # error): a loaded 2-core host can take minutes where an idle one takes seconds.
         return asyncio.run(asyncio.wait_for(coro, timeout))
 
     @staticmethod

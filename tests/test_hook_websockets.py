@@ -104,7 +104,7 @@ async def test_iteration_ends_quietly_on_a_normal_server_close(tmp_path: Path) -
 def run_sync_client(url: str, out_dir: Path) -> list:
     with sync_connect(url, additional_headers=AUTH) as ws, record(ws, out_dir) as rec:
         assert isinstance(rec, RecordedSyncConnection)
-        received = [rec.recv(timeout=5, decode=False)]  # session.created, as bytes
+        received = [rec.recv(timeout=60, decode=False)]  # session.created (60 s: a safety net)
         rec.send(dumps({"type": "session.update", "session": {"instructions": "sync"}}).decode())
         rec.send(b"\x01\x02", text=False)
         rec.send(dumps({"type": "response.create"}), text=True)

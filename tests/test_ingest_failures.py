@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import pytest
 from builders import REPO, Session, b64, ga_session
 
 from rtlens.ingest.pipeline import _Writer, ingest
+from rtlens.ingest.tempdirs import LOCK, PREFIX, hold
 from rtlens.ingest.workers import EventSpool, Message, normalize_to
 from rtlens.store import db as store
 
@@ -270,7 +272,7 @@ def test_stopped_half_way_it_says_so_and_leaves_nothing(
     stderr = _after(proc)
     assert proc.returncode == 1
     assert stderr.strip() == "Aborted!"
-    assert _gone(str(tmp), 5), "worker processes left running"
+    assert _gone(str(tmp), 60), "worker processes left running"  # 60 s: a safety net
     assert list(tmp.iterdir()) == []  # the event-line files' folder is gone
     _as_before(db, existing)
 
@@ -279,7 +281,49 @@ def test_workers_end_when_rtlens_is_killed(stalled_ingest) -> None:
     proc, tmp, _ = stalled_ingest
     proc.kill()  # SIGKILL: no clean-up runs in rtlens itself
     _after(proc)
-    assert _gone(str(tmp), 5), "workers outlived the killed writer"
+    assert _gone(str(tmp), 60), "workers outlived the killed writer"  # a safety net
+
+
+def test_the_next_run_removes_the_folder_a_killed_run_left(stalled_ingest) -> None:
+    """A killed run cannot remove its folder of event-line files (6-7 MB each): the next
+    run does, and only that one (not a live run's, nor one without a lock file)."""
+    proc, tmp, db = stalled_ingest
+    proc.kill()
+    _after(proc)
+    assert _gone(str(tmp), 60), "workers outlived the killed writer"
+    [left] = list(tmp.iterdir())  # the killed run's
+    assert left.name.startswith(PREFIX) and (left / LOCK).exists()
+    unlocked = tmp / (PREFIX + "starting")  # as a run is before its lock file is named
+    unlocked.mkdir()
+    live = Path(tempfile.mkdtemp(prefix=PREFIX, dir=tmp))
+    held = hold(live)  # as a live run holds its folder
+    try:
+        env = dict(os.environ, TMPDIR=str(tmp))
+        done = rtlens("ingest", str(SAMPLE), "--db", str(db), "-q", env=env)
+        assert done.returncode == 0, done.stderr
+        assert sorted(tmp.iterdir()) == sorted([unlocked, live])
+    finally:
+        if held is not None:
+            os.close(held)
+
+
+def test_the_kernel_ends_the_workers_of_a_killed_writer() -> None:
+    """The stalled worker is killed by SIGKILL, the parent-death signal the kernel sends
+    the moment the writer dies (the watch thread it replaces polled once a second, and its
+    workers ended with exit 1). `benchmarks/worker_exit.py` waits on the workers' exit as
+    their subreaper, and measures how long it took (not checked here)."""
+    if not sys.platform.startswith("linux"):
+        pytest.skip("parent-death signals are Linux's")
+    done = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "worker_exit.py"), "--runs", "1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    ends = done.stdout.splitlines()[-1]
+    assert ends.startswith("how the workers ended: ") and "SIGKILL" in ends, done.stdout
 
 
 def test_a_file_that_opens_but_cannot_be_read_costs_one_line(tmp_path: Path) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gzip
 import shutil
+import subprocess
+import sys
 import zlib
 from pathlib import Path
 
@@ -14,9 +16,12 @@ from builders import Session, b64, ga_session, usage
 from click.testing import CliRunner
 
 from rtlens.cli import main
+from rtlens.ingest import max_line_bytes
 from rtlens.ingest.pipeline import expand_inputs, ingest
 from rtlens.logfile.reader import InputError
 from rtlens.schema import TABLE_NAMES
+
+SAMPLE = str(Path(__file__).resolve().parent.parent / "sample_logs" / "ga_rate_limited.jsonl")
 
 
 def make_session(path: Path, session_id: str, turns: int) -> Path:
@@ -399,3 +404,76 @@ def test_a_truncated_gzip_loads_up_to_its_last_whole_line(tmp_path):
     [(line_no, error)] = con.execute("SELECT line_no, error FROM ingest_errors").fetchall()
     assert line_no == whole + 1  # the first line not loaded
     assert error.startswith("unreadable from here on: Compressed file ended")
+
+
+# The event's depth: orjson writes 254 levels; it reads 1,024 (the line: one more).
+@pytest.mark.parametrize("depth", [255, 1023])
+def test_an_event_nested_too_deep_to_store_costs_its_line_only(tmp_path, depth):
+    """orjson reads what it cannot write back: such a line once lost its whole file behind a
+    `Recursion limit reached` traceback."""
+    path = tmp_path / "deep.jsonl"
+    item = b"[" * (depth - 1) + b"]" * (depth - 1)  # inside the event's object
+    lines = [
+        b'{"rtlens":1,"session_id":"s-deep","started_at":"2026-01-01T00:00:00Z"}',
+        b'{"ts":1.0,"dir":"server","event":{"type":"session.created","session":{}}}',
+        b'{"ts":1.1,"dir":"client","event":{"type":"conversation.item.create","item":%b}}' % item,
+        b'{"ts":1.5,"dir":"server","event":{"type":"response.created","response":{"id":"r"}}}',
+    ]
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    assert lines[2].count(b"[") == depth - 1  # the event object + depth - 1 arrays
+    db = tmp_path / "deep.duckdb"
+    result = CliRunner().invoke(main, ["ingest", str(path), SAMPLE, "--db", str(db)])
+    assert result.exit_code == 1
+    line = f"{path}: 1 line(s) in ingest_errors (line 3: event nested more than 254 levels deep"
+    assert line in result.stderr
+    con = duckdb.connect(str(db), read_only=True)
+    events = con.execute("SELECT line_no FROM events WHERE session_id = 's-deep' ORDER BY 1")
+    assert events.fetchall() == [(2,), (4,)]  # lines 2 and 4: all but the deep one
+    errors = con.execute("SELECT line_no, error FROM ingest_errors").fetchall()
+    assert errors == [(3, "event nested more than 254 levels deep: cannot be stored")]
+    assert con.execute("SELECT count(*) FROM sessions").fetchone() == (2,)  # and the sample
+
+
+def test_the_longest_line_read_is_an_eighth_of_duckdbs_cap():
+    assert max_line_bytes("128MB") == 16_000_000  # 128 * 10**6 / 8
+    assert max_line_bytes("1 GiB") == 134_217_728  # 2**30 / 8
+    assert max_line_bytes("512kb") == 64_000
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_a_line_too_long_for_the_memory_cap_costs_that_line_and_the_fleet_loads(
+    folder, tmp_path, workers
+):
+    """A 100 MB line once stopped the whole run (DuckDB out of memory), with nothing loaded
+    and 630-890 MB held; here the cap is 16MB, so lines over 2,000,000 bytes are skipped."""
+    big = folder / "big.jsonl"
+    s = Session("s-big")
+    s.server(0, "session.created", session=ga_session())
+    s.client(10, "session.update", session={"instructions": "x" * 5_000_000})
+    s.server(20, "session.updated", session=ga_session())
+    s.write(big)
+    size = len(big.read_bytes().splitlines()[2])  # line 3: header, session.created, it
+    assert size > 5_000_000
+    db = tmp_path / "big.duckdb"
+    argv = ["ingest", str(folder), "--db", str(db), "--memory-limit", "16MB"]
+    # In a process of its own, as the CLI runs: workers forked from this one, where DuckDB's
+    # threads ran in earlier tests, may crash on their first large allocation.
+    result = subprocess.run(
+        [sys.executable, "-m", "rtlens", *argv, "--workers", str(workers)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 1, result.stderr
+    message = (
+        f"line of {size:,} bytes is longer than the 2,000,000 ingest reads "
+        "(raise --memory-limit to read it): skipped"
+    )
+    assert f"{big}: 1 line(s) in ingest_errors (line 3: {message})" in result.stderr
+    con = duckdb.connect(str(db), read_only=True)
+    assert con.execute("SELECT count(*) FROM sessions").fetchone() == (7,)  # the 6 and big
+    events = con.execute("SELECT line_no FROM events WHERE session_id = 's-big' ORDER BY 1")
+    assert events.fetchall() == [(2,), (4,)]
+    errors = con.execute("SELECT source_file, line_no, error, raw FROM ingest_errors")
+    assert errors.fetchall() == [(str(big.resolve()), 3, message, None)]

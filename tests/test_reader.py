@@ -15,12 +15,14 @@ from builders import Session, b64
 from rtlens.logfile.jsonarray import split_array
 from rtlens.logfile.reader import (
     APPEND,
+    APPENDS,
     BINARY,
     CLOSE,
     ERROR,
     EVENT,
     HEADER,
     TEXT,
+    expand_run,
     read_records,
 )
 from rtlens.logfile.redact import base64_decoded_len
@@ -785,3 +787,56 @@ def test_audio_in_content_parts_and_response_input_is_cut_and_counted(tmp_path):
         assert records[0][4]["part"]["audio"] == ""
         assert records[1][4]["response"]["input"][0]["content"][0]["audio"] == ""
         assert audio.encode() not in orjson.dumps([r[4] for r in records])
+
+
+@pytest.mark.parametrize("appends", [False, True])
+@pytest.mark.parametrize("newline_at_end", [True, False])
+def test_a_line_over_the_cap_is_skipped_by_its_length_and_the_rest_loads(
+    tmp_path, appends, newline_at_end
+):
+    """Read in 64 KiB blocks: a line of 300,000 bytes spans five of them and is dropped as
+    it is read (a 100 MB line once took 630-890 MB and the whole run)."""
+    cap = 100_000
+    long_event = b'{"type":"session.update","session":{"instructions":"%b"}}' % (
+        b"x" * (300_000 - 55)  # 55: the JSON around the instructions
+    )
+    append = (
+        b'{"ts":1.000000,"dir":"client","event":{"type":"input_audio_buffer.append","audio":"%b"}}'
+    )
+    lines = [
+        b'{"rtlens":1,"session_id":"s","started_at":"2026-01-01T00:00:00Z"}',
+        append % AUDIO.encode(),
+        long_event,
+        append % AUDIO.encode(),
+        b'{"type":"session.updated","session":{}}',  # under the cap across blocks, loads
+        long_event,
+    ]
+    assert len(long_event) == 300_000
+    (tmp_path / "a.jsonl").write_bytes(b"\n".join(lines) + (b"\n" if newline_at_end else b""))
+    records = list(read_records(tmp_path / "a.jsonl", appends=appends, runs=appends, max_line=cap))
+    if appends:
+        records = [r for rec in records for r in (expand_run(rec) if rec[0] == APPENDS else [rec])]
+    assert [(r[0], r[1]) for r in records] == [
+        (HEADER, 1),
+        (APPEND if appends else EVENT, 2),
+        (ERROR, 3),
+        (APPEND if appends else EVENT, 4),
+        (EVENT, 5),
+        (ERROR, 6),
+    ]
+    message = (
+        "line of 300,000 bytes is longer than the 100,000 ingest reads "
+        "(raise --memory-limit to read it): skipped"
+    )
+    assert records[2][4] == records[5][4] == message
+    assert records[2][5] is None  # nothing of it is kept
+
+
+def test_an_array_element_over_the_cap_ends_the_file_there(tmp_path):
+    small = b'{"type":"session.updated","session":{}}'
+    big = b'{"type":"session.update","session":{"instructions":"%b"}}' % (b"x" * 3_000_000)
+    (tmp_path / "a.json").write_bytes(b"[" + small + b",\n" + big + b",\n" + small + b"]")
+    records = list(read_records(tmp_path / "a.json", max_line=1_000_000))
+    assert [(r[0], r[1]) for r in records] == [(EVENT, 1), (ERROR, 2)]  # the big one's line
+    assert records[1][4].startswith("an array element longer than ingest takes (1,000,000 bytes)")
+    assert len(records[1][5]) <= 64 * 1024  # what is kept of it is cut

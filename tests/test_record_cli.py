@@ -146,6 +146,26 @@ async def test_a_write_failure_closes_the_session_instead_of_relaying(tmp_path: 
     assert path.stat().st_size <= limit
 
 
+@async_test
+async def test_a_session_refused_for_a_full_disk_leaves_no_empty_file(tmp_path: Path) -> None:
+    """The header cannot be written (here: over a 512-byte file size limit, as on a full
+    disk): the file was left, empty, and every later ingest of the folder exited 1."""
+    async with (
+        ScriptedUpstream() as upstream,
+        running_cli("--upstream", upstream.url, "--out", str(tmp_path), file_limit=512) as (
+            proc,
+            url,
+        ),
+    ):
+        app = await App.connect(url + REALTIME)
+        code, reason = await app.closed()
+        exit_code, out, err = await stop_cli(proc)
+    assert (code, reason) == (1011, "rtlens relay: cannot write the recording (File too large)")
+    assert exit_code == 0, err
+    assert "refused the session (1011)" in out
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_unwritable_output_folder_is_one_clear_line(tmp_path: Path) -> None:
     (tmp_path / "a-file").write_text("")
     result = CliRunner().invoke(main, ["record", "--out", str(tmp_path / "a-file" / "out")])

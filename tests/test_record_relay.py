@@ -28,6 +28,7 @@ from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection, serve
 
 from rtlens.recording import RelayStartError, serve_relay
+from rtlens.recording.relay import AppConnection, RelayServer
 
 REALTIME = "/v1/realtime?model=gpt-realtime"
 
@@ -329,6 +330,44 @@ async def test_redact_audio_keeps_byte_counts_not_audio(tmp_path: Path) -> None:
 
 
 @async_test
+async def test_a_frame_nested_too_deep_to_re_encode_is_recorded_and_relayed(
+    tmp_path: Path,
+) -> None:
+    """orjson reads 1,024 levels but writes 254: re-encoding such a frame (to cut its audio,
+    or to put it on one line) once raised, and the session ended with 1011, the frame
+    neither recorded nor forwarded."""
+    deep = b"[" * 600 + b"]" * 600
+    spread = b'{"type": "conversation.item.create",\n "item": %b}' % deep  # two lines
+    with_audio = b'{"type":"input_audio_buffer.append","audio":"%b","x":%b}' % (
+        AUDIO.encode(),
+        deep,
+    )
+    async with (
+        ScriptedUpstream() as upstream,
+        serve_relay(
+            "127.0.0.1", 0, upstream=upstream.url, out_dir=tmp_path, redact_audio=True
+        ) as relay,
+    ):
+        app = await App.connect(relay.url + REALTIME)
+        await app.recv_until("session.created")
+        await app.ws.send(spread.decode())
+        await app.ws.send(with_audio.decode())
+        await app.send({"type": "response.create"})
+        await app.recv_until("rate_limits.updated")  # the session goes on
+        await app.ws.close()
+        session = upstream.sessions[0]
+        await session.closed
+
+    assert session.received[:2] == [(True, spread), (True, with_audio)]  # forwarded as sent
+    recording = only_recording(tmp_path)
+    assert recording.close is not None and recording.close["by"] == "client"
+    first, second = [f for f in recording.frames if f["dir"] == "client"][:2]
+    assert first["text"] == spread.decode()  # not one line as it came: kept as text
+    assert second["event"]["audio"] == ""  # the audio redacted all the same
+    assert AUDIO[:64].encode() not in recording.path.read_bytes()
+
+
+@async_test
 async def test_a_15_mib_frame_passes_both_ways(tmp_path: Path) -> None:
     big = base64.b64encode(b"\x01" * (11 * 1024 * 1024)).decode()  # ~15 MiB of base64
     async with (
@@ -453,13 +492,27 @@ async def test_a_slow_app_makes_the_relay_stop_reading_the_upstream(tmp_path: Pa
     frame = b'{"type":"response.output_audio.delta","delta":"' + b"A" * (1 << 20) + b'"}'
     total = 120  # 120 MiB; the socket buffers on the way hold ~20 of them
     sent = 0
+    flooding: list[ServerConnection] = []
+    flood_ended = asyncio.Event()
 
     async def flood(ws: ServerConnection) -> None:
         nonlocal sent
+        flooding.append(ws)
         for _ in range(total):
             await ws.send(frame, text=True)
             sent += 1
+        flood_ended.set()
         await ws.close()
+
+    def stalled(relay: RelayServer) -> bool:
+        """The idle app's steady state: the relay reads nothing from the upstream, and the
+        upstream's own sends wait on a full socket, so no more frames can move."""
+        apps = [c for c in relay._server.connections if isinstance(c, AppConnection)]
+        return (
+            bool(apps and flooding)
+            and all(a.upstream is not None and not a.upstream.transport.is_reading() for a in apps)
+            and flooding[0].paused
+        )
 
     async with (
         serve(flood, "127.0.0.1", 0, max_size=None) as server,
@@ -471,11 +524,26 @@ async def test_a_slow_app_makes_the_relay_stop_reading_the_upstream(tmp_path: Pa
         ) as relay,
     ):
         app = await connect(relay.url + REALTIME, max_size=None, compression=None)
-        await asyncio.sleep(1.0)
+        # Wait for that state, or for the flood to end (all 120 MiB taken in by the relay
+        # while the app read nothing: no backpressure). Polled; pytest-timeout is the bound.
+        while not stalled(relay) and not flood_ended.is_set():
+            await asyncio.sleep(0.01)
+        assert not flood_ended.is_set(), "the relay took in every frame while the app was idle"
+        # What the relay itself holds: bytes written to the app's transport that its socket
+        # has not taken (the relay reads no frame it cannot write). The frames "sent" beyond
+        # that sit in kernel socket buffers, which autotune up to tcp_rmem's maximum (32 MiB
+        # per socket here), and in the app's websockets queue: not the relay's memory.
+        held = [
+            c.transport.get_write_buffer_size()
+            for c in relay._server.connections
+            if isinstance(c, AppConnection)
+        ]
         sent_while_app_idle = sent
         received = [await app.recv(decode=False) for _ in range(total)]
         await app.wait_closed()
 
-    assert sent_while_app_idle < 60, f"the relay buffered {sent_while_app_idle} MiB"
+    # At most the frame being written when the app's socket filled, plus the transport's
+    # high-water mark (64 KiB) it was under before that write: below 2 frames of 1 MiB.
+    assert held and all(h < 2 * len(frame) for h in held), (held, sent_while_app_idle)
     assert received == [frame] * total
     assert len(only_recording(tmp_path).frames_from("server")) == total

@@ -59,12 +59,12 @@ def test_serves_logs_each_connection_and_stops_cleanly_on_ctrl_c():
         banner = proc.stdout.readline()
         assert banner.startswith("rtlens simulate: listening on ws://127.0.0.1:")
         url = banner.split("listening on ", 1)[1].split("?", 1)[0]
-        result = asyncio.run(asyncio.wait_for(run_app(url, script="text", pace=0), 30))
+        result = asyncio.run(asyncio.wait_for(run_app(url, script="text", pace=0), 120))
         assert result.close_code == 1000
         opened, closed = proc.stdout.readline(), proc.stdout.readline()
     finally:
         proc.send_signal(signal.SIGINT)
-        _out, err = proc.communicate(timeout=10)
+        _out, err = proc.communicate(timeout=60)
     assert "#1 open" in opened and "ga gpt-realtime" in opened
     assert "#1 closed 1000" in closed and "4 responses" in closed
     assert proc.returncode == 0 and "Traceback" not in err

@@ -44,6 +44,7 @@ from rtlens.logfile.reader import (
     ERROR,
     EVENT,
     HEADER,
+    MAX_LINE_BYTES,
     TEXT,
     Record,
     read_records,
@@ -88,6 +89,7 @@ def normalize_file(
     on_start: Callable[[str], None] | None = None,
     chunk_rows: int = EVENTS_CHUNK_ROWS,
     file_index: int = 0,
+    max_line: int = MAX_LINE_BYTES,
 ) -> SessionTables:
     """Normalize one recording. With `sink`, its events are streamed out in chunks of event
     lines tagged with `file_index`; `on_start(session_id)` is called before the first chunk.
@@ -95,7 +97,7 @@ def normalize_file(
     it is for tests and small jobs, the pipeline always uses a sink)."""
     source_file = str(Path(path).resolve())
     return normalize_records(
-        read_records(path, appends=True, runs=APPEND_LINES is not None),
+        read_records(path, appends=True, runs=APPEND_LINES is not None, max_line=max_line),
         source_file,
         sink=sink,
         on_start=on_start,
@@ -155,6 +157,20 @@ def _without_session(st: SessionState) -> SessionTables:
     tables: dict[str, list[tuple[Any, ...]]] = {name: [] for name in TABLE_NAMES}
     tables["ingest_errors"] = errors
     return SessionTables(st.session_id, st.source_file, tables, len(errors))
+
+
+# orjson reads JSON nested up to 1,024 levels deep but writes only 254 (the API never nests
+# that deep): such an event cannot be stored, and is reported with its line.
+MAX_WRITTEN_DEPTH = 254
+
+
+def too_deep(line_no: int) -> dict[str, Any]:
+    """The `ingest_errors` entry of an event nested too deeply to store."""
+    return {
+        "line_no": line_no,
+        "error": f"event nested more than {MAX_WRITTEN_DEPTH} levels deep: cannot be stored",
+        "raw": None,
+    }
 
 
 def _chain(first: Record, rest: Iterator[Record]) -> Iterator[Record]:
@@ -227,6 +243,11 @@ def _run(
             seq += len(stamps)
             input_audio_bytes += audio
         elif kind == EVENT:
+            try:
+                raw = dumps(event)
+            except TypeError:  # nested deeper than orjson writes: this line only is lost
+                st.ingest_errors.append(too_deep(line_no))
+                continue
             seq += 1
             route = handler = wire_type = None
             if type(event) is dict:
@@ -250,7 +271,6 @@ def _run(
                 number, vote, handler = route
                 if vote is not None:
                     votes[vote] += 1
-            raw = dumps(event)
             ids = event_ids(event, number is not None)
             fields = ids_fields(ids)
             if fields is not None and len(raw) + len(fields) <= max_raw:
@@ -270,6 +290,10 @@ def _run(
                     )
                 )
             else:
+                if long_bytes and long_bytes + len(raw) > long_chunk_bytes and sink is not None:
+                    sink(lines, tuples)  # so that a batch holds at most one line's worth more
+                    lines, tuples, long_bytes = [], [], 0
+                    add = lines.append
                 tuples.append(
                     (
                         file_index,

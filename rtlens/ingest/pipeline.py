@@ -17,7 +17,6 @@ import contextlib
 import glob
 import pickle
 import signal
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -25,8 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rtlens.ingest import DEFAULT_MEMORY_LIMIT
+from rtlens.ingest import DEFAULT_MEMORY_LIMIT, max_line_bytes
 from rtlens.ingest.results import SessionTables
+from rtlens.ingest.tempdirs import run_folder
 from rtlens.ingest.workers import Message, Pool, WriterError, default_processes
 from rtlens.logfile.reader import InputError
 from rtlens.schema import TABLE_NAMES
@@ -113,10 +113,12 @@ def ingest(
         _check_parquet_dir(Path(parquet_dir))  # before the database changes, not after
     processes = default_processes(files) if workers is None else max(0, workers)
     with (
-        tempfile.TemporaryDirectory(prefix="rtlens-ingest-") as chunk_dir,
+        run_folder() as chunk_dir,
         _sigterm_as_interrupt(),
     ):
-        pool = Pool(files, processes, Path(chunk_dir), fork=con is None or callable(con))
+        fork = con is None or callable(con)
+        max_line = max_line_bytes(memory_limit)
+        pool = Pool(files, processes, Path(chunk_dir), fork=fork, max_line=max_line)
         pool.start()
         try:
             from rtlens.store import db as store
@@ -315,8 +317,11 @@ class _Writer:
             with path.open("rb") as spooled:
                 tuples = pickle.load(spooled)
             path.unlink()
+            size = sum(len(t[-1]) for t in tuples)
+            if self.tuple_bytes + size > _FLUSH_TUPLE_BYTES:
+                self._flush_event_tuples()  # first: one insert never holds two long batches
             self.event_tuples.extend(tuples)
-            self.tuple_bytes += sum(len(t[-1]) for t in tuples)
+            self.tuple_bytes += size
             if self.tuple_bytes >= _FLUSH_TUPLE_BYTES:
                 self._flush_event_tuples()
         elif kind == "done":

@@ -24,7 +24,12 @@ class Stream(Protocol):
 
 
 def split_array(
-    stream: Stream, head: bytes, line_no: int = 1, chunk_size: int = 1 << 20
+    stream: Stream,
+    head: bytes,
+    line_no: int = 1,
+    chunk_size: int = 1 << 20,
+    *,
+    max_element: int | None = None,
 ) -> Iterator[tuple[Any, ...]]:
     """Split the array that starts `head` (bytes already read from `stream`, starting on line
     `line_no`: blanks, then "[") into its elements.
@@ -34,7 +39,8 @@ def split_array(
     message, bytes) if the file ends before the closing "]"; ("broken", line_no, exception)
     if the stream breaks off. The line_no of the last two is that of the first element not
     yielded (where its first byte is, or would be), or where the file ends if none is
-    missing; the bytes are what there is of that element.
+    missing; the bytes are what there is of that element. An element longer than
+    `max_element` bytes is "fatal" too, found before more than a read past it is held.
     """
     read = stream.read
     buf = head
@@ -54,13 +60,20 @@ def split_array(
                     return
                 line_no += buf.count(b"\n", counted, sep)
                 buf, pos, counted, sep = buf[sep:] + chunk, pos - sep, 0, 0
+                if max_element is not None and len(buf) > max_element + chunk_size:
+                    yield _too_long(buf, sep, line_no, counted, max_element)
+                    return
                 continue
             at = match.start()
             char = buf[at]
             if char == 0x22:  # a string: jump past its closing quote
                 close = _string_end(buf, at + 1)
                 if close < 0:  # it goes on in the next reads
-                    buf, close = _read_to_string_end(buf, read, chunk_size)
+                    limit = None if max_element is None else sep + max_element + chunk_size
+                    buf, close = _read_to_string_end(buf, read, chunk_size, limit)
+                    if close == _TOO_LONG:
+                        yield _too_long(buf, sep, line_no, counted, max_element or 0)
+                        return
                     if close < 0:
                         yield from _ends_early(buf, sep, line_no, counted, True)
                         return
@@ -131,9 +144,24 @@ def _located(buf: bytes, start: int, line_no: int, counted: int) -> tuple[int, i
     return line_no + buf.count(b"\n", counted, first), first
 
 
-def _read_to_string_end(buf: bytes, read: Any, chunk_size: int) -> tuple[bytes, int]:
+_TOO_LONG = -2
+
+
+def _too_long(buf: bytes, sep: int, line_no: int, counted: int, limit: int) -> tuple[Any, ...]:
+    line_no, _ = _located(buf, sep + 1, line_no, counted)
+    message = (
+        f"an array element longer than ingest takes ({limit:,} bytes) starts on this line: "
+        "the rest of the file is skipped"
+    )
+    return ("fatal", line_no, message, buf[sep + 1 : sep + 1 + (1 << 16)])
+
+
+def _read_to_string_end(
+    buf: bytes, read: Any, chunk_size: int, limit: int | None = None
+) -> tuple[bytes, int]:
     """`buf`, which ends inside a JSON string, joined with what is read until the string
-    closes: (the bytes, index of the closing quote), or (the bytes, -1) if the file ends.
+    closes: (the bytes, index of the closing quote), or (the bytes, -1) if the file ends,
+    or (the first bytes, `_TOO_LONG`) once more than `limit` bytes are held.
 
     Each read is searched on its own and the parts are joined once, so a string of many
     MiB (an image in an event) costs time in proportion to its size, not to its square.
@@ -148,6 +176,8 @@ def _read_to_string_end(buf: bytes, read: Any, chunk_size: int) -> tuple[bytes, 
         if not chunk:
             return b"".join(parts), -1
         parts.append(chunk)
+        if limit is not None and size > limit:
+            return parts[0], _TOO_LONG
         probe = b"\\" + chunk if odd else chunk
         close = _string_end(probe, 0)
         if close >= 0:

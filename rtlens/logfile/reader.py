@@ -76,6 +76,9 @@ MAX_ABS_TS = 1e11
 # Integers a line or an event may carry into an integer column (JSON parsers agree on those;
 # larger ones would not fit, or would overflow when summed, and stop the whole run).
 MAX_ABS_INT = 2**53
+# The longest line read by default (ingest sets its own from DuckDB's memory cap): a line is
+# held whole while it is parsed, and its event more than once after that.
+MAX_LINE_BYTES = 16_000_000
 
 
 class InputError(Exception):
@@ -156,24 +159,34 @@ def cut(text: bytes | str) -> str:
 
 
 def read_records(
-    path: str | Path, *, appends: bool = False, runs: bool = False
+    path: str | Path,
+    *,
+    appends: bool = False,
+    runs: bool = False,
+    max_line: int = MAX_LINE_BYTES,
 ) -> Iterator[Record]:
     """Yield the records of one input file (see the module docstring; `appends`: give
     user audio appends of the usual shape as APPEND records; `runs`: as APPENDS records
     where the C reader is built).
 
+    A line longer than `max_line` bytes is an ERROR record (it is skipped as it is read,
+    never held whole); in a JSON array, such an element ends the file there.
+
     A file that cannot be opened raises `InputError`; a stream that breaks while reading (a
     truncated or corrupt `.gz`, an I/O error) ends with an ERROR record instead, on the
     first line not read in full.
     """
+    max_line = max(max_line, _BLOCK)  # shorter lines are whole within a block: never cut
     with open_input(path) as stream:
         reached = [0]  # the last line number read, kept up to date by the readers
         try:
             head, line_no = _start(stream, reached)
             if head.lstrip(BLANK)[:1] == b"[":
-                yield from _read_array(stream, head, line_no, reached, appends)
+                yield from _read_array(stream, head, line_no, reached, appends, max_line)
             else:
-                yield from _read_lines(stream, reached, line_no, head, appends=appends, runs=runs)
+                yield from _read_lines(
+                    stream, reached, line_no, head, appends=appends, runs=runs, max_line=max_line
+                )
         except BROKEN as exc:
             yield _unreadable(reached[0] + 1, exc)
 
@@ -208,6 +221,15 @@ _BLOCK = 1 << 16
 _BOM = b"\xef\xbb\xbf"
 
 
+def too_long(line_no: int, size: int, max_line: int) -> Record:
+    """The ERROR record of a line skipped for its length (it is not kept, even cut)."""
+    message = (
+        f"line of {size:,} bytes is longer than the {max_line:,} ingest reads "
+        "(raise --memory-limit to read it): skipped"
+    )
+    return (ERROR, line_no, None, None, message, None)
+
+
 def _read_lines(
     stream: Stream,
     reached: list[int],
@@ -217,17 +239,22 @@ def _read_lines(
     appends: bool = False,
     header: bool = True,
     runs: bool = False,
+    max_line: int = MAX_LINE_BYTES,
 ) -> Iterator[Record]:
     """Records of a JSONL stream (after `head`, bytes already read from it); `reached[0]` is
     kept at the number of the last complete line read. `header`: the first line with content
     may be the header (not so for lines after a JSON array: the array was the first line).
 
     The stream is read in blocks and each line is looked at where it lies in its block:
-    long audio lines are never copied whole (see `_fast_audio_line`).
+    long audio lines are never copied whole (see `_fast_audio_line`). A line longer than
+    `max_line` (at least a block: only lines across blocks are measured) is dropped as it
+    is read and reported by its length.
     """
     line_no = first_line_no - 1
     header_pending = header
     pending: list[bytes] = []  # the start of a line that continues in the next block
+    pending_size = 0
+    skipped = -1  # bytes so far of a line too long to keep, while it is being skipped
     read = stream.read
     scan = C_APPENDS.scan if appends and runs and C_APPENDS is not None else None
     # A line the C reader handed back is one the pattern would refuse too: not tried again.
@@ -235,15 +262,26 @@ def _read_lines(
     for block in chain((head,), iter(lambda: read(_BLOCK), b"")):
         end = block.rfind(b"\n")
         if end < 0:
-            if block:
+            if skipped >= 0:
+                skipped += len(block)
+            elif block:
                 pending.append(block)
+                pending_size += len(block)
+                if pending_size > max_line:
+                    skipped, pending, pending_size = pending_size, [], 0
             continue
         pos = 0
-        if pending:  # finish the line that began in an earlier block
+        if skipped >= 0 or pending_size + block.find(b"\n") > max_line:
+            pos = block.find(b"\n") + 1
+            line_no += 1
+            header_pending = False  # (that was the first line with content)
+            yield too_long(line_no, max(skipped, 0) + pending_size + pos - 1, max_line)
+            skipped, pending, pending_size = -1, [], 0
+        elif pending:  # finish the line that began in an earlier block
             pos = block.find(b"\n") + 1
             pending.append(block[:pos])
             line = b"".join(pending)
-            pending = []
+            pending, pending_size = [], 0
             line_no += 1
             if header_pending:
                 line = line.lstrip(_BOM)
@@ -291,8 +329,11 @@ def _read_lines(
                 yield _parse_line(line, line_no)
         if end + 1 < len(block):
             pending.append(block[end + 1 :])
+            pending_size = len(block) - end - 1
         reached[0] = line_no
-    if pending:  # the last line has no newline: the file may end in the middle of it
+    if skipped >= 0:
+        yield too_long(line_no + 1, skipped, max_line)
+    elif pending:  # the last line has no newline: the file may end in the middle of it
         line = b"".join(pending)
         line_no += 1
         if header_pending:
@@ -662,7 +703,12 @@ _CHUNK = 1 << 20
 
 
 def _read_array(
-    stream: Stream, head: bytes, line_no: int, reached: list[int], appends: bool
+    stream: Stream,
+    head: bytes,
+    line_no: int,
+    reached: list[int],
+    appends: bool,
+    max_line: int = MAX_LINE_BYTES,
 ) -> Iterator[Record]:
     """Stream the elements of a top-level JSON array without loading the whole array.
 
@@ -670,10 +716,12 @@ def _read_array(
     line happens to be an array), so no line is silently ignored.
     """
     index = 0
-    for item in split_array(stream, head, line_no, _CHUNK):
+    for item in split_array(stream, head, line_no, _CHUNK, max_element=max_line):
         kind = item[0]
         if kind == "rest":
-            yield from _read_lines(stream, reached, item[1], item[2], appends=appends, header=False)
+            yield from _read_lines(
+                stream, reached, item[1], item[2], appends=appends, header=False, max_line=max_line
+            )
             return
         if kind == "fatal":
             yield (ERROR, item[1], None, None, item[2], cut(item[3]))

@@ -10,15 +10,24 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from rtlens import __version__
-from rtlens.catalogue import audio_field
+from rtlens.catalogue import BY_WIRE, audio_field
 from rtlens.logfile import format as fmt
 from rtlens.logfile.redact import contains_key, scrub_keys, strip_audio
+
+# A JSON string under a key naming an audio field (with whatever whitespace JSON allows).
+_AUDIO_STRING = re.compile(
+    rb'("(?:%b)"\s*:\s*)"(?:[^"\\]|\\.)*"'
+    % b"|".join(
+        sorted({spec.audio_field.encode() for spec in BY_WIRE.values() if spec.audio_field})
+    )
+)
 
 
 class RecordingError(OSError):
@@ -60,7 +69,14 @@ class SessionWriter:
         except OSError as exc:
             raise RecordingError(f"cannot create {self.path}: {exc.strerror or exc}") from exc
         line = fmt.encode_header(header)
-        self._write(scrub_keys(line) if contains_key(line) else line)
+        try:
+            self._write(scrub_keys(line) if contains_key(line) else line)
+        except RecordingError:
+            # (a full disk): no empty file, which every later ingest would report
+            self.close()
+            with contextlib.suppress(OSError):
+                self.path.unlink()
+            raise
 
     # -- frames ---------------------------------------------------------------------------------
 
@@ -80,7 +96,11 @@ class SessionWriter:
                 text = scrub_keys(raw).decode()
             self._write(fmt.encode_text(ts_us, direction, text))
         else:
-            self._write(self._event_line(ts_us, direction, raw, event))
+            try:
+                line = self._event_line(ts_us, direction, raw, event)
+            except TypeError:  # nested deeper than orjson writes (it reads deeper)
+                line = self._too_deep_line(ts_us, direction, raw, event)
+            self._write(line)
         self.events += 1
         return ts_us
 
@@ -124,6 +144,19 @@ class SessionWriter:
         if contains_key(raw):
             raw = scrub_keys(raw)
         return fmt.encode_event(ts_us, direction, raw, audio_bytes)
+
+    def _too_deep_line(self, ts_us: int, direction: str, raw: bytes, event: Any) -> bytes:
+        """A frame orjson cannot write back (nested more than 254 levels deep): recorded as
+        sent if it is one line, else as a text frame. When audio is redacted, every string
+        under an audio field's name (`audio`, `delta`) is emptied in the text, since the
+        parsed event (where `strip_audio` cut it) cannot be written."""
+        if self.redact_audio:
+            raw = _AUDIO_STRING.sub(rb'\1""', raw)
+        if contains_key(raw):
+            raw = scrub_keys(raw)
+        if b"\n" in raw or b"\r" in raw:
+            return fmt.encode_text(ts_us, direction, raw.decode("utf-8", "replace"))
+        return fmt.encode_event(ts_us, direction, raw, None)
 
     def _write(self, line: bytes) -> None:
         if self.closed:
