@@ -26,9 +26,11 @@ from relay_helpers import (
 )
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection, serve
+from websockets.frames import Frame
 
 from rtlens.recording import RelayStartError, serve_relay
 from rtlens.recording.relay import AppConnection, RelayServer
+from rtlens.recording.wire import EARLY_BYTES, TappedClientConnection
 
 REALTIME = "/v1/realtime?model=gpt-realtime"
 
@@ -547,3 +549,44 @@ async def test_a_slow_app_makes_the_relay_stop_reading_the_upstream(tmp_path: Pa
     assert held and all(h < 2 * len(frame) for h in held), (held, sent_while_app_idle)
     assert received == [frame] * total
     assert len(only_recording(tmp_path).frames_from("server")) == total
+
+
+@async_test
+async def test_frames_the_upstream_sends_before_the_relay_forwards_are_bounded() -> None:
+    """Frames that come before the session forwards (during the app's handshake) were kept
+    without limit; past EARLY_BYTES the socket is not read until `forward_to`, which then
+    replays every frame, in order."""
+    total, size = 40, 256 * 1024  # 10 MiB in all: ten times EARLY_BYTES
+
+    async def flood(ws: ServerConnection) -> None:
+        for n in range(total):
+            await ws.send(b"%03d" % n + b"A" * size)
+        await ws.wait_closed()
+
+    async with serve(flood, "127.0.0.1", 0, max_size=None, compression=None) as server:
+        port = server.sockets[0].getsockname()[1]
+        conn = await connect(
+            f"ws://127.0.0.1:{port}",
+            create_connection=TappedClientConnection,
+            max_size=None,
+            compression=None,
+        )
+        assert isinstance(conn, TappedClientConnection)
+        while conn.transport.is_reading():  # until the early frames stop the reading
+            await asyncio.sleep(0.01)
+        held = sum(len(frame.data) for frame in conn._early_frames)
+        # At most EARLY_BYTES, the frame that crossed it and one more frame from the same
+        # read (a read is at most 256 KiB): each frame is 3 + size bytes.
+        assert EARLY_BYTES < held <= EARLY_BYTES + 2 * (3 + size)
+        got: list[bytes] = []
+        every = asyncio.Event()
+
+        def sink(frame: Frame) -> None:
+            got.append(bytes(frame.data[:3]))
+            if len(got) == total:
+                every.set()
+
+        conn.forward_to(sink, lambda: None)
+        await every.wait()
+        await conn.close()
+    assert got == [b"%03d" % n for n in range(total)]

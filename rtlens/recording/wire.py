@@ -10,10 +10,11 @@ the frame and writes it to the other leg's transport before `data_received` retu
 
 Frames that arrive before the relay has installed its sink (the upstream's
 `session.created` often comes during the app's handshake) are kept and replayed in order by
-`forward_to`. A read from the socket often holds several frames (a burst of deltas): the
-sink is called for each, then `after_frames` once, so the relay can send them on in one
-write. Control frames (ping, pong, close) still go through websockets, which answers
-pings and runs the closing handshake as usual.
+`forward_to`; past `EARLY_BYTES` of them, the socket is no longer read until then, as any
+other buffer of the relay stops reading when full. A read from the socket often holds
+several frames (a burst of deltas): the sink is called for each, then `after_frames` once,
+so the relay can send them on in one write. Control frames (ping, pong, close) still go
+through websockets, which answers pings and runs the closing handshake as usual.
 
 This reaches into websockets' asyncio internals (`process_event`, `protocol`, `send_data`,
 `paused`), which have this shape in websockets 14 to 17; the relay tests fail loudly if that
@@ -31,6 +32,8 @@ from websockets.frames import DATA_OPCODES, Frame
 from websockets.protocol import Event
 
 FrameSink = Callable[[Frame], None]
+# Frames kept before the relay forwards them: a session.created or two, normally.
+EARLY_BYTES = 1 << 20
 AfterFrames = Callable[[], None]
 
 
@@ -43,11 +46,15 @@ class _FrameTap:
     on_writable: Callable[[], None] | None
     on_lost: Callable[[], None] | None
     _early_frames: list[Frame]
+    _early_bytes: int
+    _early_paused: bool
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)  # type: ignore[misc]
         self._early_frames = []
-        self.frame_sink = self._early_frames.append
+        self._early_bytes = 0
+        self._early_paused = False
+        self.frame_sink = self._keep_early
         self.after_frames = None
         self.on_writable = None
         self.on_lost = None
@@ -63,6 +70,13 @@ class _FrameTap:
         if self.after_frames is not None:
             self.after_frames()
 
+    def _keep_early(self, frame: Frame) -> None:
+        self._early_frames.append(frame)
+        self._early_bytes += len(frame.data)
+        if self._early_bytes > EARLY_BYTES and not self._early_paused:
+            self._early_paused = True
+            self.transport.pause_reading()  # type: ignore[attr-defined]
+
     def forward_to(self, sink: FrameSink, after_frames: AfterFrames) -> None:
         """From now on give data frames to `sink`, starting with any that came before, and
         call `after_frames` once all the frames of a read have been given."""
@@ -70,6 +84,9 @@ class _FrameTap:
         self._early_frames = []
         self.frame_sink = sink
         self.after_frames = after_frames
+        if self._early_paused:  # before the replay, which may pause reading on its own
+            self._early_paused = False
+            self.transport.resume_reading()  # type: ignore[attr-defined]
         for frame in early:
             sink(frame)
         after_frames()
