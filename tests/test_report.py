@@ -131,7 +131,7 @@ def test_text_report_reads_in_100_columns():
         "Turns (ms)",
         "Tokens and cost",
         "Rate limits",
-        "Interruptions",
+        "Barge-ins",
         "Errors",
     ):
         assert heading in lines

@@ -339,7 +339,7 @@ def test_a_cancel_without_a_truncate_leaves_heard_audio_unknown_in_the_whole_lin
     assert it["audio_generated_ms"] is None and it["audio_unheard_ms"] is None
     assert it["cancel_after_ms_p50"] == pytest.approx(1420 - 1400)  # = 20 ms
     assert it["audio_stop_after_ms_p50"] is None  # no truncate, no WebRTC buffer cleared
-    section = report.text().split("Interruptions")[1].split("Errors")[0]
+    section = report.text().split("Barge-ins")[1].split("Errors")[0]
     assert "audio heard unknown" in section
     assert "never heard" not in section and "0.0 s" not in section
     assert "response cancelled 20 ms after speech started (p50 of 1)" in section
@@ -412,7 +412,7 @@ def test_on_webrtc_audio_stops_where_the_server_cleared_its_output_buffer(tmp_pa
     assert row["stop_ms"] == pytest.approx(1450 - 1400)  # first of cancel 1450, truncate 1460
     it = report.summary["interruptions"]
     assert it["audio_known"] == 0 and it["audio_played_only_ms"] == pytest.approx(300)
-    section = report.text().split("Interruptions")[1].split("Errors")[0]
+    section = report.text().split("Barge-ins")[1].split("Errors")[0]
     assert "heard 0.3 s before the cuts (generated audio is not visible on WebRTC)" in section
     assert "never heard" not in section
     assert "response cancelled 50 ms after speech started (p50 of 1)" in section

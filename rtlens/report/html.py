@@ -305,7 +305,7 @@ def _fleet_rate_table(s: dict[str, Any]) -> str:
 def _misc_tables(s: dict[str, Any]) -> str:
     it = s["interruptions"]
     out = [
-        "<h2>Interruptions</h2>",
+        "<h2>Barge-ins</h2>",
         "<p>"
         + escape(" · ".join([f"{it['count']} barge-in(s)", *interruption_lines(it)]))
         + "</p>",

@@ -305,7 +305,7 @@ def _untimed(summary: dict[str, Any]) -> bool:
 
 def _interruptions(summary: dict[str, Any]) -> list[str]:
     it = summary["interruptions"]
-    out = _heading("Interruptions")
+    out = _heading("Barge-ins")
     if not it["count"]:
         return [*out, "  none"]
     line = f"  {it['count']} barge-in(s)"
