@@ -82,6 +82,14 @@ def schema_md() -> str:
             lines.append(f"| `{c.name}` | {c.type} | {'extra' if c.extra else ''} | {c.doc} |")
         lines.append("")
     lines += [
+        "## rtlens_files (internal)",
+        "",
+        "What the database remembers of each file it loaded, so that `rtlens ingest` reads",
+        "only new and changed files (`--full` reads all): `source_file` (resolved path),",
+        "`size`, `mtime_ns`, `fingerprint` (BLAKE2b of the first and last 8 KiB),",
+        "`rtlens_version`, `session_id`, `ingested_at`. A row goes with its session: replacing",
+        "or deleting the session forgets the file. Not part of the stable schema.",
+        "",
         "## Views",
         "",
         "Created in every rtlens database; the report, `rtlens query`",

@@ -34,6 +34,11 @@ from rtlens.ingest import DEFAULT_MEMORY_LIMIT
     help="Most memory DuckDB may use while writing (it spills to disk beyond). Raise it for "
     "events with very long JSON, such as images.",
 )
+@click.option(
+    "--full",
+    is_flag=True,
+    help="Read every file again, even those unchanged since this database last loaded them.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but problems.")
 def ingest(
     paths: tuple[str, ...],
@@ -41,17 +46,21 @@ def ingest(
     parquet_dir: str | None,
     workers: int | None,
     memory_limit: str,
+    full: bool,
     quiet: bool,
 ) -> None:
     """Load recordings (files, folders, globs) into DuckDB tables.
 
     Accepts rtlens JSONL, bare event JSONL, JSON arrays of events, and .gz versions.
-    Re-ingesting a file replaces its rows. Lines that cannot be used land in the
-    ingest_errors table and are reported below (exit code 1).
+    The database remembers the files it loaded: running again reads only new files and
+    files changed since (a recording still being written, say), replacing their rows;
+    --full reads them all. Lines that cannot be used land in the ingest_errors table and
+    are reported below (exit code 1).
 
     \b
     Example:
       rtlens ingest recordings/ --db rt.duckdb --parquet rt_parquet/
+      rtlens ingest recordings/ --db rt.duckdb     # nightly: only what is new
     """
     from rtlens.ingest.pipeline import expand_inputs
     from rtlens.ingest.pipeline import ingest as run_ingest
@@ -72,6 +81,7 @@ def ingest(
                 workers=workers,
                 on_file_done=(lambda _path: bar.update(1)) if show_bar else None,
                 memory_limit=memory_limit,
+                full=full,
             )
         except (InputError, RuntimeError) as exc:
             raise click.ClickException(str(exc)) from exc
@@ -84,9 +94,12 @@ def ingest(
         click.echo(skipped, err=True)
     if not quiet:
         target = f"{db}" + (f" and {parquet_dir}/" if parquet_dir else "")
+        skipped = "read again (--full)" if full else "skipped"
         click.echo(
             f"Ingested {result.files} file(s): {result.sessions} session(s), "
-            f"{result.events:,} events into {target} in {result.seconds:.1f} s"
+            f"{result.events:,} events into {target} in {result.seconds:.1f} s "
+            f"({result.new} new, {result.changed} changed, {result.unchanged} unchanged: "
+            f"{skipped})"
         )
     if result.problems or result.skipped:
         sys.exit(1)

@@ -7,14 +7,16 @@ transaction, so a failed run leaves the database as it was. The workers are star
 this process even imports DuckDB, and they never do. Memory stays bounded: event files are
 small, the queue holds a bounded number of small messages, and DuckDB is capped.
 
-Re-ingesting replaces: rows of sessions previously loaded from the same files, or with the
-same session id (a moved or copied recording), are deleted first.
+Re-ingesting reads only what is new or changed (`incremental`: the database remembers the
+files it loaded) and replaces: rows of sessions previously loaded from the same files, or
+with the same session id (a moved or copied recording), are deleted first.
 """
 
 from __future__ import annotations
 
 import contextlib
 import glob
+import os
 import pickle
 import signal
 import threading
@@ -22,14 +24,18 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rtlens.ingest import DEFAULT_MEMORY_LIMIT, max_line_bytes
 from rtlens.ingest.results import SessionTables
 from rtlens.ingest.tempdirs import run_folder
 from rtlens.ingest.workers import Message, Pool, WriterError, default_processes
 from rtlens.logfile.reader import InputError
+from rtlens.logfile.stamp import FileStamp, stamp
 from rtlens.schema import TABLE_NAMES
+
+if TYPE_CHECKING:  # imported once the workers are forked: they import no DuckDB
+    from rtlens.ingest.incremental import Plan
 
 RECORDING_SUFFIXES = (".jsonl", ".json", ".ndjson", ".jsonl.gz", ".json.gz", ".ndjson.gz")
 _FLUSH_TUPLE_BYTES = 8 << 20  # JSON of events too long for a line, inserted together
@@ -50,7 +56,10 @@ class FileProblem:
 
 @dataclass
 class IngestResult:
-    files: int = 0
+    files: int = 0  # given; of them `new` + `changed` + `unchanged`
+    new: int = 0  # never loaded into this database
+    changed: int = 0  # loaded before, different now: read again, their sessions replaced
+    unchanged: int = 0  # as when last loaded: skipped (read all the same with `full`)
     sessions: int = 0
     events: int = 0
     ingest_errors: int = 0
@@ -86,7 +95,7 @@ def expand_inputs(paths: Sequence[str | Path]) -> list[Path]:
             raise InputError(f"{raw}: no such file or folder")
     unique: dict[str, Path] = {}
     for f in files:
-        unique.setdefault(str(f.resolve()), f)
+        unique.setdefault(os.path.realpath(f), f)
     return list(unique.values())
 
 
@@ -99,6 +108,7 @@ def ingest(
     workers: int | None = None,
     on_file_done: Callable[[Path], None] | None = None,
     memory_limit: str = DEFAULT_MEMORY_LIMIT,
+    full: bool = False,
 ) -> IngestResult:
     """Load recordings into a DuckDB database: a path, or the caller's connection `con`.
 
@@ -106,12 +116,16 @@ def ingest(
     forked (a process holding a DuckDB connection has threads and cannot fork safely, and
     spawned workers start slower). `workers` is the number of worker processes (0: all in
     this process; default: see `default_processes`). `memory_limit` caps DuckDB in a
-    database this opens (not in a given `con`)."""
+    database this opens (not in a given `con`). Files unchanged since this database last
+    loaded them are skipped, unless `full`."""
     started = time.perf_counter()
     files = expand_inputs(paths)
     if parquet_dir is not None:
         _check_parquet_dir(Path(parquet_dir))  # before the database changes, not after
     processes = default_processes(files) if workers is None else max(0, workers)
+    # Taken before any file is read: a file that grows meanwhile is read again next time.
+    resolved = [os.path.realpath(f) for f in files]  # what Path.resolve gives, faster
+    stamps = [stamp(f, r) for f, r in zip(files, resolved, strict=True)]
     with (
         run_folder() as chunk_dir,
         _sigterm_as_interrupt(),
@@ -120,19 +134,35 @@ def ingest(
         max_line = max_line_bytes(memory_limit)
         pool = Pool(files, processes, Path(chunk_dir), fork=fork, max_line=max_line)
         pool.start()
+        own = con is None
+        path = Path(db if db is not None else "rtlens.duckdb")
+        if own and str(path) != ":memory:":
+            path = path.resolve()  # the file itself, whatever links or cwd do later
+        # A new database knows no file: the workers may start while it is made.
+        fresh = own and (str(path) == ":memory:" or not path.exists())
+        if fresh:
+            pool.submit(list(range(len(files))))
         try:
+            from rtlens.ingest import incremental
             from rtlens.store import db as store
+            from rtlens.store import files as file_stamps
 
-            own = con is None
             made: Path | None = None  # a database file this run creates
             if callable(con):  # opened now that the workers are forked
                 con = con()
             if own:
-                path = Path(db if db is not None else store.DEFAULT_DB)
-                if str(path) != ":memory:":
-                    path = path.resolve()  # the file itself, whatever links or cwd do later
                 con, made = _open(store, path, pool, memory_limit)
-            writer = _Writer(con, store, files, on_file_done, memory_limit if own else None)
+            if fresh:
+                known: dict[str, FileStamp] = {}
+            else:
+                file_stamps.ensure(con)
+                known = file_stamps.stamps_of(con, resolved)
+            plan = incremental.plan(stamps, known, full=full)
+            if not fresh:
+                pool.submit(plan.read)
+            writer = _Writer(
+                con, store, files, on_file_done, memory_limit if own else None, plan, resolved
+            )
             with _removed_on_failure(made, con):
                 con.execute("BEGIN TRANSACTION")
                 try:
@@ -264,11 +294,20 @@ class _Writer:
         files: list[Path],
         on_file_done: Callable[[Path], None] | None,
         memory_limit: str | None,  # the cap this run set on DuckDB, for the error message
+        plan: Plan | None = None,  # which files this run reads (default: all, as new)
+        resolved: list[str] | None = None,  # the files' resolved paths, if known
     ) -> None:
         self.con, self.store, self.files, self.on_file_done = con, store, files, on_file_done
+        if plan is None:
+            from rtlens.ingest.incremental import Plan
+
+            plan = Plan([None] * len(files), read=list(range(len(files))), new=len(files))
+        self.plan = plan
         self.memory_limit = memory_limit
-        self.resolved = [str(f.resolve()) for f in files]
-        self.result = IngestResult(files=len(files))
+        self.resolved = resolved or [str(f.resolve()) for f in files]
+        self.result = IngestResult(
+            files=len(files), new=plan.new, changed=plan.changed, unchanged=plan.unchanged
+        )
         self.owner: dict[str, int] = {}  # session id -> index of the file providing it
         self.session_of: dict[int, str] = {}  # file index -> its session, if its rows land
         self.existing: set[str] = set()
@@ -279,12 +318,18 @@ class _Writer:
         self.small_rows = 0
 
     def start(self) -> None:
-        """Forget what these files loaded before (re-ingesting replaces, never duplicates)."""
+        """Forget what the files to read loaded before (re-ingesting replaces, never
+        duplicates); the skipped ones are done already."""
         store, con = self.store, self.con
+        reading = [self.resolved[i] for i in self.plan.read]
         with self.database_errors():
-            store.delete_sessions(con, store.sessions_of_files(con, self.resolved))
-            store.delete_file_errors(con, self.resolved)
+            store.delete_sessions(con, store.sessions_of_files(con, reading))
+            store.delete_file_errors(con, reading)
             self.existing = store.known_session_ids(con)
+        if self.on_file_done is not None and len(reading) < len(self.files):
+            skipped = set(range(len(self.files))) - set(self.plan.read)
+            for index in sorted(skipped):
+                self._file_done(index)
 
     def handle(self, message: Message) -> None:
         with self.database_errors():
@@ -412,6 +457,15 @@ class _Writer:
         with self.database_errors():
             self._flush_event_tuples()
             self._flush_small()
+            from rtlens.store import files as file_stamps
+
+            stamps = self.plan.stamps
+            loaded = [
+                file_stamps.Loaded(stamp, session_id)
+                for index, session_id in sorted(self.session_of.items())
+                if (stamp := stamps[index]) is not None
+            ]
+            file_stamps.remember(self.con, loaded)
 
 
 def _note_problems(result: IngestResult, source_file: str, rows: list[tuple[Any, ...]]) -> None:

@@ -205,6 +205,7 @@ class Pool:
         self.method = "fork" if fork and "fork" in mp.get_all_start_methods() else "spawn"
         self.procs: list[Any] = []
         self.running = 0
+        self.submitted: list[int] = []
 
     def start(self) -> None:
         if not self.processes:
@@ -214,10 +215,6 @@ class Pool:
         # fails if this process has already dropped (and so destroyed) it.
         self.tasks = tasks = ctx.Queue()
         self.results = ctx.Queue(maxsize=QUEUE_PER_WORKER * self.processes)
-        for item in enumerate(self.files):
-            tasks.put(item)
-        for _ in range(self.processes):
-            tasks.put(None)
         args = (tasks, self.results, self.chunk_dir, os.getpid(), self.max_line)
         self.procs = [
             ctx.Process(target=_worker, args=args, daemon=True) for _ in range(self.processes)
@@ -226,12 +223,27 @@ class Pool:
             proc.start()
         self.running = self.processes
 
+    def submit(self, indexes: list[int]) -> None:
+        """The files to read (indexes into `files`), once: the workers wait for them, so
+        they can be started before the caller knows which files it needs."""
+        self.submitted = indexes
+        if not self.processes:
+            return
+        if not indexes:  # nothing to read: no need to wait for (niced) workers to say so
+            self.close()
+            self.procs, self.running = [], 0
+            return
+        for index in indexes:
+            self.tasks.put((index, self.files[index]))
+        for _ in range(self.processes):
+            self.tasks.put(None)
+
     def run(self, handle: Callable[[Message], None]) -> None:
         """Pass every message, in arrival order, to `handle` in the calling process."""
         if not self.processes:
             spool = EventSpool(handle, self.chunk_dir)
-            for index, path in enumerate(self.files):
-                normalize_to(spool, index, path, self.max_line)
+            for index in self.submitted:
+                normalize_to(spool, index, self.files[index], self.max_line)
             spool.flush()
             return
         while self.running:

@@ -17,6 +17,7 @@ import orjson
 
 from rtlens import eventlines
 from rtlens.schema import SCHEMA_VERSION, TABLE_NAMES, TABLES, create_table_sql, quote, sql_string
+from rtlens.store import files
 from rtlens.store.engine import duckdb
 
 DEFAULT_DB = "rtlens.duckdb"
@@ -98,6 +99,7 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
         from rtlens.store.views import create_views
 
         create_views(con)  # views may have improved since the file was made
+        files.ensure(con)  # a database made before ingest remembered its files
         return
     clashes = sorted(existing & set(TABLE_NAMES))
     if clashes:  # someone else's tables: adding ours beside them would mix the two
@@ -115,6 +117,7 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     from rtlens.store.views import view_statements
 
     statements.extend(view_statements())
+    statements.append(files.CREATE_SQL)
     # One transaction and one round trip: a few hundred catalog changes, one commit.
     con.execute("BEGIN; " + ";\n".join(statements) + "; COMMIT")
 
@@ -238,6 +241,7 @@ def delete_sessions(con: duckdb.DuckDBPyConnection, session_ids: Iterable[str]) 
         return
     for name in TABLE_NAMES:
         con.execute(f"DELETE FROM {name} WHERE session_id IN (SELECT unnest(?))", [ids])
+    files.forget_sessions(con, ids)  # their files are read again next time
 
 
 def sessions_of_files(con: duckdb.DuckDBPyConnection, files: list[str]) -> list[str]:
