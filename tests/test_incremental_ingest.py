@@ -17,6 +17,7 @@ from test_pipeline import dump, make_session
 
 from rtlens.cli import main
 from rtlens.ingest.pipeline import ingest
+from rtlens.logfile.stamp import FINGERPRINT_BYTES
 
 
 @pytest.fixture
@@ -95,14 +96,15 @@ def test_a_growing_recording_is_read_again_and_replaced(folder, tmp_path):
 
 
 def test_a_rewrite_with_the_same_size_and_mtime_is_seen(folder, tmp_path):
-    """Only the fingerprint tells: one turn's id changes, the file keeps its size and mtime."""
+    """Only the fingerprint tells: the last turn's response id changes (its lines are the
+    file's last, within the fingerprinted tail), the file keeps its size and mtime."""
     db = tmp_path / "f.duckdb"
     ingest([folder], db)
     path = folder / "s2.jsonl"
     info = path.stat()
     data = path.read_bytes()
-    assert data.count(b"sess-2-r0") >= 1
-    path.write_bytes(data.replace(b"sess-2-r0", b"sess-2-rX"))
+    assert data.rfind(b"sess-2-r2") > len(data) - FINGERPRINT_BYTES
+    path.write_bytes(data.replace(b"sess-2-r2", b"sess-2-rX"))
     os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns))
     assert path.stat().st_size == info.st_size and path.stat().st_mtime_ns == info.st_mtime_ns
     result = ingest([folder], db)
@@ -112,7 +114,7 @@ def test_a_rewrite_with_the_same_size_and_mtime_is_seen(folder, tmp_path):
         "SELECT string_agg(response_id, ',' ORDER BY response_id) FROM responses "
         "WHERE session_id = 'sess-2'",
     )
-    assert ids == "sess-2-r1,sess-2-r2,sess-2-rX"
+    assert ids == "sess-2-r0,sess-2-r1,sess-2-rX"
 
 
 def test_another_rtlens_version_reads_again(folder, tmp_path):
