@@ -60,8 +60,9 @@ def test_show_tables_lists_each_view_once(db):
     assert result.exit_code == 0, result.output
     names = result.stdout.splitlines()[1:]
     assert len(names) == len(set(names))
-    # every table of the schema, every shared view, rtlens_meta and rtlens_files
-    assert set(names) == set(TABLES) | {v.name for v in VIEWS} | {"rtlens_meta", "rtlens_files"}
+    # every table of the schema, every shared view, rtlens_meta, rtlens_files and rtlens_parquet
+    internal = {"rtlens_meta", "rtlens_files", "rtlens_parquet"}
+    assert set(names) == set(TABLES) | {v.name for v in VIEWS} | internal
     lower = run("query", "SHOW  TABLES ;", "--db", str(db), "--format", "csv")
     assert lower.stdout == result.stdout
 

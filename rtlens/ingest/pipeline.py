@@ -181,7 +181,8 @@ def ingest(
             pool.close()
     if parquet_dir is not None:
         try:
-            store.export_parquet(con, parquet_dir)
+            # a new database, or --full: the folder is written whole
+            store.export_parquet(con, parquet_dir, None if fresh or full else writer.touched)
         except (OSError, store.duckdb.Error) as exc:
             raise WriterError(
                 f"{parquet_dir}: writing Parquet failed ({store.error_line(exc)}); the database "
@@ -308,6 +309,9 @@ class _Writer:
         self.result = IngestResult(
             files=len(files), new=plan.new, changed=plan.changed, unchanged=plan.unchanged
         )
+        # what this run replaced, deleted or loaded (as `store.parquet.row_key`s): what an
+        # incremental Parquet export rewrites
+        self.touched: set[str] = set()
         self.owner: dict[str, int] = {}  # session id -> index of the file providing it
         self.session_of: dict[int, str] = {}  # file index -> its session, if its rows land
         self.existing: set[str] = set()
@@ -321,9 +325,14 @@ class _Writer:
         """Forget what the files to read loaded before (re-ingesting replaces, never
         duplicates); the skipped ones are done already."""
         store, con = self.store, self.con
+        from rtlens.store.parquet import file_key
+
         reading = [self.resolved[i] for i in self.plan.read]
         with self.database_errors():
-            store.delete_sessions(con, store.sessions_of_files(con, reading))
+            replaced = store.sessions_of_files(con, reading)
+            self.touched.update(replaced)
+            self.touched.update(map(file_key, reading))  # rows of their own errors
+            store.delete_sessions(con, replaced)
             store.delete_file_errors(con, reading)
             self.existing = store.known_session_ids(con)
         if self.on_file_done is not None and len(reading) < len(self.files):
@@ -397,6 +406,7 @@ class _Writer:
             self._unload(owner, session_id)
         self.owner[session_id] = index
         self.session_of[index] = session_id
+        self.touched.add(session_id)
         if session_id in self.existing:
             self.store.delete_sessions(self.con, [session_id])  # same session, another path
 

@@ -8,7 +8,6 @@ run happens in one transaction: if it fails, the database is as it was.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -16,8 +15,8 @@ from typing import Any
 import orjson
 
 from rtlens import eventlines
-from rtlens.schema import SCHEMA_VERSION, TABLE_NAMES, TABLES, create_table_sql, quote, sql_string
-from rtlens.store import files
+from rtlens.schema import SCHEMA_VERSION, TABLE_NAMES, TABLES, create_table_sql, sql_string
+from rtlens.store import files, parquet
 from rtlens.store.engine import duckdb
 
 DEFAULT_DB = "rtlens.duckdb"
@@ -100,6 +99,7 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
 
         create_views(con)  # views may have improved since the file was made
         files.ensure(con)  # a database made before ingest remembered its files
+        con.execute(parquet.CREATE_SQL)
         return
     clashes = sorted(existing & set(TABLE_NAMES))
     if clashes:  # someone else's tables: adding ours beside them would mix the two
@@ -117,7 +117,7 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     from rtlens.store.views import view_statements
 
     statements.extend(view_statements())
-    statements.append(files.CREATE_SQL)
+    statements.extend([files.CREATE_SQL, parquet.CREATE_SQL])
     # One transaction and one round trip: a few hundred catalog changes, one commit.
     con.execute("BEGIN; " + ";\n".join(statements) + "; COMMIT")
 
@@ -262,36 +262,10 @@ def delete_file_errors(con: duckdb.DuckDBPyConnection, files: list[str]) -> None
         con.execute("DELETE FROM ingest_errors WHERE source_file IN (SELECT unnest(?))", [files])
 
 
-def _export_empty(con: duckdb.DuckDBPyConnection, name: str, folder: Path) -> None:
-    """An empty table as one empty file in a `date=unknown` partition: partitioned COPY
-    writes no file for no rows, and a reader would find no table (nor its columns)."""
-    shutil.rmtree(folder, ignore_errors=True)
-    (folder / "date=unknown").mkdir(parents=True)
-    target = str(folder / "date=unknown" / "data_0.parquet").replace("'", "''")
-    cols = ", ".join(quote(c) for c in TABLES[name].column_names)
-    con.execute(f"COPY (SELECT {cols} FROM {name}) TO '{target}' (FORMAT parquet)")
-
-
-def export_parquet(con: duckdb.DuckDBPyConnection, out_dir: str | Path) -> None:
-    """Write every table as Parquet under `out_dir/<table>/`, partitioned by session date.
-
-    The extra `date` column (UTC date the session started, or `unknown`) is the hive
-    partition key, so `read_parquet('dir/turns/**/*.parquet', hive_partitioning = true)`
-    gives the table back with it.
-    """
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    for name in TABLE_NAMES:
-        cols = ", ".join(f"t.{quote(c)}" for c in TABLES[name].column_names)
-        target = str(out / name).replace("'", "''")
-        count = con.execute(f"SELECT count(*) FROM {name}").fetchone()
-        if count is None or count[0] == 0:
-            _export_empty(con, name, out / name)
-            continue
-        con.execute(
-            f"""COPY (
-                SELECT {cols},
-                       coalesce(strftime(s.started_ts, '%Y-%m-%d'), 'unknown') AS date
-                FROM {name} t LEFT JOIN sessions s ON s.session_id = t.session_id
-            ) TO '{target}' (FORMAT parquet, PARTITION_BY (date), OVERWRITE true)"""
-        )
+def export_parquet(
+    con: duckdb.DuckDBPyConnection, out_dir: str | Path, touched: Iterable[str] | None = None
+) -> None:
+    """Write every table as Parquet under `out_dir/<table>/`, partitioned by session date;
+    with `touched` (the sessions a run replaced or loaded), only what changed (see
+    `rtlens.store.parquet`)."""
+    parquet.export(con, out_dir, touched)
