@@ -57,8 +57,10 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import Frame, Opcode
 
-PATHS = ("direct", "bare", "tap", "record")
-RELAYS = ("bare", "tap", "record")
+PATHS = ("direct", "bare", "tap", "record", "record2")
+RELAYS = ("bare", "tap", "record", "record2")
+# `record` is `rtlens record --workers 1` (one process), `record2` is `--workers 2`.
+WORKERS = {"tap": 1, "record": 1, "record2": 2}
 # `tap`: the real `rtlens record` with frame lines not written (header and close lines are),
 # so record/tap is what writing the recording itself costs on rtlens's own forwarding path.
 TAP = """
@@ -457,9 +459,15 @@ async def clients_main(args: argparse.Namespace) -> None:
 
 
 def cpu_ticks(pid: int) -> tuple[int, int]:
-    """(utime, stime) of a process, in clock ticks: user space, and the kernel working for it."""
+    """(utime, stime) of a process and its live children (`--workers`' relay processes), in
+    clock ticks: user space, and the kernel working for them."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return int(fields[11]), int(fields[12])
+    user, system = int(fields[11]), int(fields[12])
+    for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+        with contextlib.suppress(FileNotFoundError):
+            child_user, child_system = cpu_ticks(int(child))
+            user, system = user + child_user, system + child_system
+    return user, system
 
 
 def machine_ticks() -> tuple[int, int]:
@@ -538,6 +546,7 @@ def start_relay(path: str, upstream_url: str, workdir: Path) -> tuple[Child, str
         return child, f"ws://127.0.0.1:{child.wait_line(PORT_LINE, 60)[1]}"
     program = ["-c", TAP] if path == "tap" else ["-m", "rtlens"]
     argv = [sys.executable, *program, "record", "--listen", "127.0.0.1:0"]
+    argv += ["--workers", str(WORKERS[path])]
     out = workdir / ("recordings" if path == "record" else f"recordings-{path}")
     argv += ["--upstream", upstream_url, "--out", str(out)]
     child = spawn(path, argv, workdir)
@@ -816,6 +825,8 @@ def compare(paths: dict[str, Any]) -> dict[str, Any]:
             ratios = [r / b for r, b in zip(by["record"], by["tap"], strict=True)]
             entry["p99_ratio_over_tap_by_cycle"] = ratios
             entry["p99_ratio_over_tap_median_of_cycles"] = float(np.median(ratios))
+        if p99["record"]:  # issue 20: two relay processes against one
+            entry["p99_ratio_workers2_over_workers1"] = p99["record2"] / p99["record"]
         for p in RELAYS:
             entry[f"p99_added_over_direct_ms_{p}"] = p99[p] - p99["direct"]
             added = [a - b for a, b in zip(by[p], by["direct"], strict=True)]
@@ -837,8 +848,23 @@ def targets(runs: list[dict[str, Any]], summary: dict[str, Any]) -> dict[str, An
     at_target = summary.get(str(TARGET_SESSIONS), {}).get("comparisons", {})
     added = [c["p99_added_over_direct_ms_record"] for c in at_target.values()]
     recorded = [block["recording"] for block in summary.values()]
+    workers_p99 = [
+        c.get("p99_ratio_workers2_over_workers1")
+        for block in summary.values()
+        for c in block["comparisons"].values()
+    ]
+    cpu_ratio = [
+        (block["paths"]["record2"]["relay_cpu"] or {}).get("cpu_us_per_frame", 0)
+        / max(1e-9, (block["paths"]["record"]["relay_cpu"] or {}).get("cpu_us_per_frame", 0))
+        for block in summary.values()
+    ]
     return {
         "zero_lost_and_reordered": lost == 0 and reordered == 0,
+        "workers2_p99_le_half_of_workers1": (
+            None if None in workers_p99 else all(x <= 0.5 for x in workers_p99)
+        ),
+        "workers2_p99_over_workers1": workers_p99,
+        "workers2_cpu_per_frame_over_workers1": cpu_ratio,
         "every_frame_recorded": all(r["frames"] == r["relayed_frames"] for r in recorded),
         "record_p99_within_10pct_of_bare": (
             None if None in ratios else all(x <= TARGET_RATIO for x in ratios)

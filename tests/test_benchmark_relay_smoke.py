@@ -13,7 +13,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "benchmarks" / "relay_latency.py"
-PATHS = ("direct", "bare", "tap", "record")
+PATHS = ("direct", "bare", "tap", "record", "record2")  # record2: --workers 2
 FRAME_KEYS = {"frames", "sent", "lost", "reordered", "duplicated", "p50_ms", "p99_ms", "max_ms"}
 
 
@@ -50,6 +50,7 @@ def test_relay_latency_benchmark_runs_and_loses_nothing(tmp_path: Path) -> None:
         assert "p99_added_over_direct_ms_record" in comparison
         assert "p99_added_over_direct_ms_bare" in comparison
         assert "p99_added_over_direct_ms_tap" in comparison
+        assert "p99_ratio_workers2_over_workers1" in comparison
     assert results["targets"]["zero_lost_and_reordered"] is True
     assert results["targets"]["every_frame_recorded"] is True
     assert results["targets"]["record_p99_added_le_2ms_at_50_sessions"] is None  # not measured

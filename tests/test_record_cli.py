@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from relay_helpers import AUDIO, App, ScriptedUpstream, async_test, read_recording
 from websockets.exceptions import ConnectionClosed
@@ -19,6 +20,15 @@ from websockets.exceptions import ConnectionClosed
 from rtlens.cli import main
 
 REALTIME = "/v1/realtime?model=gpt-realtime"
+WORKERS = 1  # relay processes `running_cli` asks for (set per test by `relay_workers`)
+
+
+@pytest.fixture(autouse=True, params=[1, 2], ids=["workers=1", "workers=2"])
+def relay_workers(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> int:
+    """Every test here runs with one relay process and with two (`--workers`)."""
+    monkeypatch.setattr(sys.modules[__name__], "WORKERS", request.param)
+    return int(request.param)
+
 
 # Runs the CLI, optionally under a file size limit (a real write failure: EFBIG).
 CLI = """
@@ -44,6 +54,8 @@ async def running_cli(
         "record",
         "--listen",
         "127.0.0.1:0",
+        "--workers",
+        str(WORKERS),
         *args,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
@@ -168,7 +180,9 @@ async def test_a_session_refused_for_a_full_disk_leaves_no_empty_file(tmp_path: 
 
 def test_unwritable_output_folder_is_one_clear_line(tmp_path: Path) -> None:
     (tmp_path / "a-file").write_text("")
-    result = CliRunner().invoke(main, ["record", "--out", str(tmp_path / "a-file" / "out")])
+    result = CliRunner().invoke(
+        main, ["record", "--workers", str(WORKERS), "--out", str(tmp_path / "a-file" / "out")]
+    )
     assert result.exit_code == 1
     assert result.output == (
         f"Error: cannot write recordings to {tmp_path}/a-file/out: Not a directory; "
@@ -181,9 +195,9 @@ def test_port_in_use_is_one_clear_line(tmp_path: Path) -> None:
         sock.bind(("127.0.0.1", 0))
         sock.listen()
         port = sock.getsockname()[1]
-        result = CliRunner().invoke(
-            main, ["record", "--listen", f"127.0.0.1:{port}", "--out", str(tmp_path)]
-        )
+        listen = f"127.0.0.1:{port}"
+        args = ["record", "--workers", str(WORKERS), "--listen", listen, "--out", str(tmp_path)]
+        result = CliRunner().invoke(main, args)
     assert result.exit_code == 1
     assert result.output == (
         f"Error: cannot listen on 127.0.0.1:{port}: the port is already in use; "

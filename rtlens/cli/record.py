@@ -47,6 +47,13 @@ import click
     help="The certificate's private key (if not in the --tls-cert file).",
 )
 # -- end TLS --
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Relay processes sharing the listen address, each owning its connections (default: "
+    "one per core; 1: a single process).",
+)
 def record(
     listen: str,
     upstream: str,
@@ -54,6 +61,7 @@ def record(
     redact_audio: bool,
     tls_cert: str | None,
     tls_key: str | None,
+    workers: int | None,
 ) -> None:
     """Record every Realtime session through a local relay (JSONL).
 
@@ -67,6 +75,7 @@ def record(
       # openai SDK: AsyncOpenAI(websocket_base_url="ws://127.0.0.1:8765/v1")
     """
     from rtlens.recording import RelayStartError, normalize_upstream, parse_listen, run_relay
+    from rtlens.recording.workers import default_workers
 
     try:
         host, port = parse_listen(listen)
@@ -86,6 +95,7 @@ def record(
             report=click.echo,
             tls_cert=tls_cert,
             tls_key=tls_key,
+            workers=default_workers() if workers is None else workers,
         )
     except RelayStartError as exc:
         raise click.ClickException(str(exc)) from None

@@ -20,7 +20,6 @@ import os
 import pickle
 import queue
 import signal
-import sys
 import threading
 import time
 import traceback
@@ -30,6 +29,7 @@ from typing import Any
 
 from rtlens.ingest.results import EventTuple
 from rtlens.logfile.reader import MAX_LINE_BYTES, InputError
+from rtlens.procs import parent_death_signal
 
 FLUSH_LINES = 8_192  # event lines gathered before they are handed over as a file
 FLUSH_BYTES = 4 << 20  # ... or this many bytes of them
@@ -146,7 +146,6 @@ def _worker(tasks: Any, results: Any, chunk_dir: Path, parent: int, max_line: in
 
 PARENT_CHECK_SECONDS = 1.0  # how often a worker checks that its writer is alive
 DEAD_CHECK_SECONDS = 1.0  # how long the writer waits for a message before checking workers
-_PR_SET_PDEATHSIG = 1  # prctl option (linux/prctl.h)
 
 
 def _exit_with(parent: int) -> None:
@@ -156,7 +155,7 @@ def _exit_with(parent: int) -> None:
     On Linux the kernel kills the worker the moment its parent dies (PR_SET_PDEATHSIG):
     polling alone took 1.9-2.7 s, as a niced worker on a busy machine waits for its turn.
     Elsewhere, and should prctl fail, a thread polls the parent's pid instead."""
-    if _parent_death_signal(signal.SIGKILL) and os.getppid() == parent:
+    if parent_death_signal(signal.SIGKILL) and os.getppid() == parent:
         return
     if os.getppid() != parent:  # the writer died before the signal was set up
         os._exit(1)
@@ -167,19 +166,6 @@ def _exit_with(parent: int) -> None:
         os._exit(1)
 
     threading.Thread(target=watch, name="rtlens-parent-watch", daemon=True).start()
-
-
-def _parent_death_signal(signum: int) -> bool:
-    """Ask Linux to send `signum` to this process when its parent thread ends."""
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        return bool(libc.prctl(_PR_SET_PDEATHSIG, signum, 0, 0, 0) == 0)
-    except (OSError, AttributeError):
-        return False
 
 
 class Pool:

@@ -20,9 +20,10 @@ import asyncio
 import errno
 import logging
 import os
+import socket
 import ssl
 import tempfile
-from collections.abc import AsyncIterator, Coroutine, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, cast
@@ -95,8 +96,14 @@ class RelayServer:
         report: Report | None = None,
         upstream_timeout: float = 10.0,
         tls: ssl.SSLContext | None = None,
+        sock: socket.socket | None = None,
+        on_sessions: Callable[[int, int], None] | None = None,
     ) -> None:
+        """`sock`: a socket already bound to `host`:`port` to listen on (a relay worker's);
+        `on_sessions(started, open)` is called whenever a session starts or ends."""
         self.host = host
+        self._sock = sock
+        self._on_sessions = on_sessions
         self.tls = tls  # serve wss:// with this context (`--tls-cert`), else ws://
         self._port = port
         self.upstream = upstream
@@ -133,10 +140,12 @@ class RelayServer:
             raise RelayStartError(str(exc)) from None
         check_out_dir(self.out_dir)
         try:
+            where: dict[str, Any] = (
+                {"sock": self._sock} if self._sock else {"host": self.host, "port": self._port}
+            )
             self._server = await serve(
                 self._handler,
-                self.host,
-                self._port,
+                **where,
                 process_request=self._process_request,
                 process_response=self._process_response,
                 select_subprotocol=self._select_subprotocol,
@@ -148,7 +157,7 @@ class RelayServer:
                 ssl=self.tls,
             )
         except OSError as exc:
-            raise RelayStartError(_listen_error(self.host, self._port, exc)) from None
+            raise RelayStartError(listen_error(self.host, self._port, exc)) from None
 
     async def aclose(self, reason: str = "rtlens relay: shutting down") -> None:
         """Stop listening, close every session (1001) with a close line in its file."""
@@ -230,6 +239,7 @@ class RelayServer:
         session = RelayedSession(conn, upstream, writer, self._report)
         self._sessions.add(session)
         self.sessions_started += 1
+        self._sessions_changed()
         try:
             self._report(terminal.opened(writer.path, described["path"], client))
             if conn.failure is not None:
@@ -240,6 +250,11 @@ class RelayServer:
                 await session.run()
         finally:
             self._sessions.discard(session)
+            self._sessions_changed()
+
+    def _sessions_changed(self) -> None:
+        if self._on_sessions is not None:
+            self._on_sessions(self.sessions_started, len(self._sessions))
 
     async def _refuse_unrecordable(self, conn: AppConnection, exc: RecordingError) -> None:
         cause = getattr(exc.__cause__, "strerror", None) or str(exc)
@@ -265,7 +280,7 @@ def check_out_dir(out_dir: Path) -> None:
         ) from None
 
 
-def _listen_error(host: str, port: int, exc: OSError) -> str:
+def listen_error(host: str, port: int, exc: OSError) -> str:
     if exc.errno == errno.EADDRINUSE:
         return (
             f"cannot listen on {host}:{port}: the port is already in use; "

@@ -38,17 +38,30 @@ def run_relay(
     report: Report = print,
     tls_cert: str | os.PathLike[str] | None = None,
     tls_key: str | os.PathLike[str] | None = None,
+    workers: int = 1,
 ) -> None:
     """Run the relay until SIGINT or SIGTERM, then close every session cleanly and return.
 
     With `tls_cert` (and `tls_key`, unless the certificate file holds the key) the relay
-    serves `wss://`."""
+    serves `wss://`. With `workers` > 1, that many relay processes share the listen
+    address (`rtlens.recording.workers`)."""
     if tls_key is not None and tls_cert is None:
         raise RelayStartError("--tls-key needs --tls-cert: give the certificate too")
     try:
         tls = None if tls_cert is None else server_context(tls_cert, tls_key)
     except TlsError as exc:
         raise RelayStartError(str(exc)) from None
+    if workers > 1:
+        from rtlens.recording.upstream import normalize_upstream
+        from rtlens.recording.workers import RelayOptions, run_workers
+
+        try:
+            upstream = normalize_upstream(upstream)
+        except ValueError as exc:
+            raise RelayStartError(str(exc)) from None
+        options = RelayOptions(upstream, Path(out_dir), redact_audio, tls)
+        run_workers(host, port, workers, options, report)
+        return
     asyncio.run(_run(host, port, upstream, Path(out_dir), redact_audio, report, tls))
 
 

@@ -1,0 +1,274 @@
+"""`rtlens record --workers N`: N relay processes on one listen address, so a hundred
+concurrent calls use every core instead of queueing on one.
+
+Each worker is a whole relay (`RelayServer`) that owns its connections and their files end
+to end: nothing about a session crosses processes. Where the OS has `SO_REUSEPORT` (Linux,
+the BSDs, macOS) each worker listens on its own socket bound to the same address and the
+kernel spreads new connections over them; elsewhere the workers accept from one socket
+the supervisor opened (the fallback: the same behaviour, less even spreading).
+
+The supervisor (the process `rtlens record` started) does not relay. It reserves the port
+(a bound socket that never listens, so no connection reaches it), starts the workers,
+prints the lines that concern all of them, restarts a worker that dies (its sessions' files
+end at their last line; the apps see their connections drop), and on Ctrl-C or SIGTERM
+stops every worker with SIGTERM, so each closes its sessions with close lines. Workers
+ignore SIGINT (Ctrl-C reaches the whole process group: the count of open sessions the
+supervisor prints must be taken before any worker starts closing) and are sent SIGTERM by
+the kernel should the supervisor die outright.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import mmap
+import multiprocessing as mp
+import multiprocessing.connection
+import os
+import signal
+import socket
+import ssl
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rtlens.procs import parent_death_signal
+from rtlens.recording import terminal
+from rtlens.recording.relay import RelayServer, RelayStartError, check_out_dir, listen_error
+from rtlens.recording.session import Report
+
+STARTED, OPEN = 0, 1  # a worker's two counters in the shared array
+RESTART_AFTER = 1.0  # seconds: a worker that dies sooner is restarted no sooner
+
+
+@dataclass(frozen=True)
+class RelayOptions:
+    """What every worker's relay is given."""
+
+    upstream: str
+    out_dir: Path
+    redact_audio: bool
+    tls: ssl.SSLContext | None
+
+
+class _StopRequestedError(Exception):
+    """Ctrl-C or SIGTERM reached the supervisor."""
+
+
+def reuse_port_available() -> bool:
+    return hasattr(socket, "SO_REUSEPORT")
+
+
+def _socket_for(host: str, port: int, *, reuse_port: bool) -> socket.socket:
+    family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def _reserve(host: str, port: int, reuse_port: bool) -> socket.socket:
+    """The supervisor's socket: bound (never listening) with SO_REUSEPORT, or listening
+    for all in the fallback. A port another program holds, another `rtlens record`
+    included, is refused as without workers: a probe binds it without SO_REUSEPORT first,
+    as SO_REUSEPORT alone would let two relays of the same user share a port silently."""
+    try:
+        if reuse_port:
+            with _socket_for(host, port, reuse_port=False) as probe:
+                port = probe.getsockname()[1]
+            return _socket_for(host, port, reuse_port=True)
+        sock = _socket_for(host, port, reuse_port=False)
+        sock.listen(1024)
+        return sock
+    except OSError as exc:
+        raise RelayStartError(listen_error(host, port, exc)) from None
+
+
+class _Worker:
+    """One relay process and its slot in the shared counters."""
+
+    def __init__(self, slot: int, proc: Any) -> None:
+        self.slot, self.proc = slot, proc
+        self.started = time.monotonic()
+
+
+def run_workers(host: str, port: int, workers: int, options: RelayOptions, report: Report) -> None:
+    """Run `workers` relay processes until SIGINT or SIGTERM (see the module's text)."""
+    check_out_dir(options.out_dir)
+    reuse_port = reuse_port_available()
+    anchor = _reserve(host, port, reuse_port)
+    port = anchor.getsockname()[1]
+    ctx = mp.get_context("fork")  # the workers inherit the TLS context and `report`
+    # Anonymous shared memory (fork shares it): no file, so no file size limit applies.
+    shared_memory = mmap.mmap(-1, 16 * workers)
+    counters = (ctypes.c_int64 * (2 * workers)).from_buffer(shared_memory)
+    ready: Any = ctx.SimpleQueue()
+    shared = None if reuse_port else anchor
+    supervisor = os.getpid()
+
+    def start(slot: int) -> _Worker:
+        counters[2 * slot + OPEN] = 0  # a dead worker's sessions are gone with it
+        proc = ctx.Process(
+            target=_worker_main,
+            args=(slot, host, port, shared, options, counters, ready, report, supervisor),
+            name=f"rtlens-relay-{slot}",
+            daemon=False,
+        )
+        proc.start()
+        return _Worker(slot, proc)
+
+    def stop_handler(_signum: int, _frame: object) -> None:
+        raise _StopRequestedError
+
+    previous = {sig: signal.signal(sig, stop_handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    running: list[_Worker] = []
+    try:
+        running = [start(slot) for slot in range(workers)]
+        _wait_ready(ready, running)
+        url = f"{'wss' if options.tls else 'ws'}://{_host_in_url(host)}:{port}"
+        report(terminal.listening(url, options.upstream, options.out_dir, options.redact_audio))
+        mode = "SO_REUSEPORT" if reuse_port else "one shared socket"
+        report(f"rtlens record: {workers} relay processes ({mode})")
+        while True:
+            sentinels = {w.proc.sentinel: w for w in running}
+            for done in multiprocessing.connection.wait(list(sentinels)):
+                dead = sentinels[done]
+                dead.proc.join()
+                if time.monotonic() - dead.started < RESTART_AFTER:
+                    time.sleep(RESTART_AFTER)  # one that cannot run must not spin a core
+                report(
+                    terminal.problem(
+                        None,
+                        f"relay process {dead.proc.pid} ended ({_how(dead.proc.exitcode)}); "
+                        "its sessions were cut off; starting another",
+                    )
+                )
+                running[running.index(dead)] = start(dead.slot)
+    except _StopRequestedError:
+        pass
+    finally:
+        for sig in previous:  # stopping: a second Ctrl-C must not cut it short
+            signal.signal(sig, signal.SIG_IGN)
+        open_now = sum(counters[2 * w.slot + OPEN] for w in running)
+        if running:
+            report(terminal.stopping(open_now))
+        for w in running:
+            if w.proc.is_alive():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(w.proc.pid, signal.SIGTERM)
+        for w in running:
+            w.proc.join()
+        anchor.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    report(
+        terminal.stopped(sum(counters[2 * s + STARTED] for s in range(workers)), options.out_dir)
+    )
+
+
+def _wait_ready(ready: Any, running: list[_Worker]) -> None:
+    """Every worker listening, or the first one's reason it cannot (all are stopped)."""
+    waiting = len(running)
+    while waiting:
+        kind, message = ready.get()
+        if kind == "failed":
+            for w in running:
+                w.proc.terminate()
+                w.proc.join()
+            running.clear()
+            raise RelayStartError(message)
+        waiting -= 1
+
+
+def _how(exitcode: int | None) -> str:
+    if exitcode is not None and exitcode < 0:
+        with contextlib.suppress(ValueError):
+            return f"killed by {signal.Signals(-exitcode).name}"
+    return f"exit code {exitcode}"
+
+
+def _host_in_url(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def _worker_main(
+    slot: int,
+    host: str,
+    port: int,
+    shared: socket.socket | None,
+    options: RelayOptions,
+    counters: Any,
+    ready: Any,
+    report: Report,
+    supervisor: int,
+) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor's: it sends SIGTERM
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    parent_death_signal(signal.SIGTERM)  # closes the sessions, as a Ctrl-C would
+    if os.getppid() != supervisor:  # it died before the signal was set up
+        return
+    try:
+        sock = shared if shared is not None else _socket_for(host, port, reuse_port=True)
+        if shared is None:
+            sock.listen(1024)
+    except OSError as exc:
+        ready.put(("failed", listen_error(host, port, exc)))
+        return
+    asyncio.run(_serve(slot, host, port, sock, options, counters, ready, report))
+
+
+async def _serve(
+    slot: int,
+    host: str,
+    port: int,
+    sock: socket.socket,
+    options: RelayOptions,
+    counters: Any,
+    ready: Any,
+    report: Report,
+) -> None:
+    counted = 0  # this process's sessions already added to the slot (kept by restarts)
+
+    def count(started: int, open_now: int) -> None:
+        nonlocal counted
+        counters[2 * slot + STARTED] += started - counted
+        counted = started
+        counters[2 * slot + OPEN] = open_now
+
+    relay = RelayServer(
+        host,
+        port,
+        upstream=options.upstream,
+        out_dir=options.out_dir,
+        redact_audio=options.redact_audio,
+        report=report,
+        tls=options.tls,
+        sock=sock,
+        on_sessions=count,
+    )
+    try:
+        await relay.start()
+    except RelayStartError as exc:
+        ready.put(("failed", str(exc)))
+        return
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    ready.put(("ready", ""))
+    try:
+        await stop.wait()
+    finally:
+        await relay.aclose()
+
+
+def default_workers() -> int:
+    return os.cpu_count() or 1
