@@ -8,7 +8,7 @@ for the API.
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from rtlens.version import __version__
 
 __all__ = ["__version__", "record"]
 

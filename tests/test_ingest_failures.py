@@ -18,9 +18,10 @@ import duckdb
 import pytest
 from builders import REPO, Session, b64, ga_session
 
+from rtlens.ingest.messages import Begin, Failed, Message
 from rtlens.ingest.pipeline import _Writer, ingest
 from rtlens.ingest.tempdirs import LOCK, PREFIX, hold
-from rtlens.ingest.workers import EventSpool, Message, normalize_to
+from rtlens.ingest.workers import EventSpool, normalize_to
 from rtlens.store import db as store
 
 SAMPLE = REPO / "sample_logs" / "ga_rate_limited.jsonl"
@@ -383,8 +384,8 @@ def test_a_later_duplicate_that_failed_gives_way_without_error(tmp_path: Path) -
     con = store.connect(tmp_path / "rt.duckdb")
     writer = _Writer(con, store, [first, later], None, None)
     writer.start()
-    writer.handle(("begin", 1, "same-session"))
-    writer.handle(("failed", 1, "cannot read (Input/output error)"))
+    writer.handle(Begin(1, "same-session"))
+    writer.handle(Failed(1, "cannot read (Input/output error)"))
     reports: list[Message] = []
     spool = EventSpool(reports.append, tmp_path)
     normalize_to(spool, 0, first)

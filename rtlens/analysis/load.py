@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from rtlens.errors import InputError
 from rtlens.ingest.pipeline import IngestResult, expand_inputs, ingest
-from rtlens.logfile.reader import InputError
 from rtlens.schema import SCHEMA_VERSION
 from rtlens.store import db as store
 from rtlens.store.engine import duckdb

@@ -12,13 +12,13 @@ import sys
 
 import click
 
-from rtlens import __version__
 from rtlens.cli.audio import audio
 from rtlens.cli.ingest import ingest
 from rtlens.cli.query import query
 from rtlens.cli.record import record
 from rtlens.cli.report import report
 from rtlens.cli.simulate import simulate
+from rtlens.version import __version__
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

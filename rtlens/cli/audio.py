@@ -54,7 +54,7 @@ def audio(
       rtlens audio recordings/call.jsonl --generated --turn 3 -o turn3.wav
     """
     from rtlens.audio import NoAudioError, render_wav
-    from rtlens.logfile.reader import InputError
+    from rtlens.errors import InputError
 
     source = Path(file)
     if out is None:

@@ -62,9 +62,9 @@ def ingest(
       rtlens ingest recordings/ --db rt.duckdb --parquet rt_parquet/
       rtlens ingest recordings/ --db rt.duckdb     # nightly: only what is new
     """
+    from rtlens.errors import InputError
     from rtlens.ingest.pipeline import expand_inputs
     from rtlens.ingest.pipeline import ingest as run_ingest
-    from rtlens.logfile.reader import InputError
 
     try:
         files = expand_inputs(list(paths))

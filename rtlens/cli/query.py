@@ -41,7 +41,7 @@ def query(sql: str, db: str, fmt: str) -> None:
     """
     from rtlens.analysis.load import open_database
     from rtlens.analysis.query import relation_names, render, run_one, statements
-    from rtlens.logfile.reader import InputError
+    from rtlens.errors import InputError
     from rtlens.store.db import error_line
     from rtlens.store.engine import duckdb
 

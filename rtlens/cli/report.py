@@ -61,7 +61,7 @@ def report(
       rtlens report recordings/ --html report.html
       rtlens report --db rt.duckdb --json
     """
-    from rtlens.logfile.reader import InputError
+    from rtlens.errors import InputError
     from rtlens.report.build import NoSessionsError, build
 
     if not paths and db is None:

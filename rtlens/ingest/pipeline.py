@@ -26,11 +26,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rtlens.errors import FileProblem, InputError, WriterError
 from rtlens.ingest import DEFAULT_MEMORY_LIMIT, max_line_bytes
+from rtlens.ingest.messages import Begin, Done, EventFile, EventTuples, Failed, Message
 from rtlens.ingest.results import SessionTables
 from rtlens.ingest.tempdirs import run_folder
-from rtlens.ingest.workers import Message, Pool, WriterError, default_processes
-from rtlens.logfile.reader import InputError
+from rtlens.ingest.workers import Pool, default_processes
 from rtlens.logfile.stamp import FileStamp, stamp
 from rtlens.schema import TABLE_NAMES
 
@@ -45,13 +46,6 @@ _FLUSH_TUPLE_BYTES = 8 << 20  # JSON of events too long for a line, inserted tog
 # 2,000, the benchmark corpus's end of run (the "tail") went from 0.159 to 0.128 s
 # (medians of 9, interleaved); with 20,000 all of its 2,349 rows waited for the end.
 _FLUSH_SMALL_ROWS = 2_000
-
-
-@dataclass
-class FileProblem:
-    source_file: str
-    count: int
-    first: str  # "line N: what"
 
 
 @dataclass
@@ -359,18 +353,16 @@ class _Writer:
             raise WriterError(f"the database could not take the rows: {line}{hint}") from exc
 
     def _handle(self, message: Message) -> None:
-        kind, index = message[0], message[1]
-        if kind == "begin":
-            self._begin(index, message[2])
-        elif kind == "event_file":  # inserted at once: the last one is all that waits at the end
-            path, (first, last) = message[2], message[3]
-            self.store.append_event_files(self.con, [path], self._sessions(first, last))
-            path.unlink()
-        elif kind == "event_tuples":
-            path = message[2]
-            with path.open("rb") as spooled:
+        if isinstance(message, Begin):
+            self._begin(message.index, message.session_id)
+        elif isinstance(message, EventFile):  # inserted at once: only the last one waits
+            sessions = self._sessions(message.first, message.last)
+            self.store.append_event_files(self.con, [message.path], sessions)
+            message.path.unlink()
+        elif isinstance(message, EventTuples):
+            with message.path.open("rb") as spooled:
                 tuples = pickle.load(spooled)
-            path.unlink()
+            message.path.unlink()
             size = sum(len(t[-1]) for t in tuples)
             if self.tuple_bytes + size > _FLUSH_TUPLE_BYTES:
                 self._flush_event_tuples()  # first: one insert never holds two long batches
@@ -378,16 +370,17 @@ class _Writer:
             self.tuple_bytes += size
             if self.tuple_bytes >= _FLUSH_TUPLE_BYTES:
                 self._flush_event_tuples()
-        elif kind == "done":
-            if index in self.session_of:
-                self._done(index, message[2])
-            self._file_done(index)
-        elif kind == "failed":
+        elif isinstance(message, Done):
+            if message.index in self.session_of:
+                self._done(message.index, message.tables)
+            self._file_done(message.index)
+        elif isinstance(message, Failed):
+            index = message.index
             session_id = self.session_of.pop(index, None)
             if session_id is not None:
                 self._flush_event_tuples()
                 self.store.delete_sessions(self.con, [session_id])
-            row = (session_id, self.resolved[index], None, message[2], None)
+            row = (session_id, self.resolved[index], None, message.reason, None)
             self.small["ingest_errors"].append(row)
             _note_problems(self.result, self.resolved[index], [row])
             self._file_done(index)

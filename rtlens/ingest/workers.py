@@ -1,13 +1,8 @@
 """Worker processes for ingest: each normalizes whole files and reports by messages.
 
-Messages, in order per file: ("begin", index, session_id); its events, as
-("event_file", -1, path, (first, last)) for a file of event lines (see `rtlens.eventlines`)
-of files `first` to `last` (a recording's lines may span several such files, and small
-recordings share one) and
-("event_tuples", index, path) for a pickled list of the rare events too long for a line;
-then ("done", index, SessionTables) or ("failed", index, reason). A worker ends with
-("exit", -1). Events travel in files, so every message is small: the queue can hold many
-(see `QUEUE_PER_WORKER`) without holding much memory.
+They report by the messages of `rtlens.ingest.messages`. Events travel in files, so every
+message is small: the queue can hold many (see `QUEUE_PER_WORKER`) without holding much
+memory.
 
 Workers import neither DuckDB nor NumPy: they parse, run the state machine and write text.
 """
@@ -27,8 +22,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from rtlens.errors import InputError, WorkerError, WriterError
+from rtlens.ingest.messages import Begin, Done, EventFile, EventTuples, Exit, Failed, Message
 from rtlens.ingest.results import EventTuple
-from rtlens.logfile.reader import MAX_LINE_BYTES, InputError
+from rtlens.logfile.reader import MAX_LINE_BYTES
 from rtlens.procs import parent_death_signal
 
 FLUSH_LINES = 8_192  # event lines gathered before they are handed over as a file
@@ -44,17 +41,6 @@ QUEUE_PER_WORKER = 32
 # benchmark's 2 cores: median 0.82 s at niceness 10 against 0.90 s at 0. It also keeps a
 # big ingest from slowing everything else on the machine.
 WORKER_NICENESS = 10
-
-Message = tuple[Any, ...]
-
-
-class WorkerError(RuntimeError):
-    """A worker process died: the run cannot know what it had not reported."""
-
-
-class WriterError(RuntimeError):
-    """The database could not take what a worker handed over: the whole run stops (it is
-    not the recording's fault, so it must not be reported as a problem of the file)."""
 
 
 class EventSpool:
@@ -74,7 +60,7 @@ class EventSpool:
             path = self._next_path("evt")
             with path.open("wb") as out:
                 pickle.dump(tuples, out, protocol=pickle.HIGHEST_PROTOCOL)
-            self.put(("event_tuples", index, path))
+            self.put(EventTuples(index, path))
         if not lines:
             return
         if not self.lines:
@@ -91,7 +77,7 @@ class EventSpool:
         path = self._next_path("evl")
         with path.open("wb") as out:
             out.write(b"".join(self.lines))
-        self.put(("event_file", -1, path, (self.first, self.last)))
+        self.put(EventFile(path, self.first, self.last))
         self.lines, self.size = [], 0
 
     def _next_path(self, suffix: str) -> Path:
@@ -110,19 +96,19 @@ def normalize_to(spool: EventSpool, index: int, path: Path, max_line: int = MAX_
         result = normalize_file(
             path,
             sink=lambda lines, tuples: spool.add(index, lines, tuples),
-            on_start=lambda session_id: put(("begin", index, session_id)),
+            on_start=lambda session_id: put(Begin(index, session_id)),
             file_index=index,
             max_line=max_line,
         )
     except InputError as exc:
-        put(("failed", index, str(exc)))
+        put(Failed(index, str(exc)))
         return
     except WriterError:
         raise
     except Exception:
-        put(("failed", index, "internal error: " + traceback.format_exc(limit=3)))
+        put(Failed(index, "internal error: " + traceback.format_exc(limit=3)))
         return
-    put(("done", index, result))
+    put(Done(index, result))
 
 
 def _worker(tasks: Any, results: Any, chunk_dir: Path, parent: int, max_line: int) -> None:
@@ -138,7 +124,7 @@ def _worker(tasks: Any, results: Any, chunk_dir: Path, parent: int, max_line: in
         task = tasks.get()
         if task is None:
             spool.flush()
-            results.put(("exit", -1))
+            results.put(Exit())
             return
         index, path = task
         normalize_to(spool, index, path, max_line)
@@ -238,7 +224,7 @@ class Pool:
             except queue.Empty:
                 self._check_alive()
                 continue
-            if message[0] == "exit":
+            if isinstance(message, Exit):
                 self.running -= 1
             else:
                 handle(message)

@@ -54,6 +54,7 @@ from typing import IO, Any
 import orjson
 
 from rtlens.catalogue import BY_WIRE
+from rtlens.errors import InputError as InputError  # where it was defined before
 from rtlens.logfile.format import check_version
 from rtlens.logfile.jsonarray import BLANK, BROKEN, Stream, split_array
 from rtlens.logfile.redact import AUDIO_CARRIERS, strip_audio
@@ -79,10 +80,6 @@ MAX_ABS_INT = 2**53
 # The longest line read by default (ingest sets its own from DuckDB's memory cap): a line is
 # held whole while it is parsed, and its event more than once after that.
 MAX_LINE_BYTES = 16_000_000
-
-
-class InputError(Exception):
-    """The input cannot be read at all (missing, unreadable, not a recording)."""
 
 
 class GzipInput:

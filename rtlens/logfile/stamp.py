@@ -15,7 +15,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from rtlens import __version__
+from rtlens.version import __version__
 
 FINGERPRINT_BYTES = 8 << 10  # the header line and the close line, and more
 

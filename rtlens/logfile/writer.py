@@ -16,10 +16,10 @@ from typing import Any
 
 import orjson
 
-from rtlens import __version__
 from rtlens.catalogue import BY_WIRE, audio_field
 from rtlens.logfile import format as fmt
 from rtlens.logfile.redact import contains_key, scrub_keys, strip_audio
+from rtlens.version import __version__
 
 # A JSON string under a key naming an audio field (with whatever whitespace JSON allows).
 _AUDIO_STRING = re.compile(

@@ -53,6 +53,13 @@ class RelayOptions:
     tls: ssl.SSLContext | None
 
 
+@dataclass(frozen=True)
+class _Started:
+    """A worker's word that it listens (`error` None) or cannot, and why."""
+
+    error: str | None = None
+
+
 class _StopRequestedError(Exception):
     """Ctrl-C or SIGTERM reached the supervisor."""
 
@@ -180,13 +187,13 @@ def _wait_ready(ready: Any, running: list[_Worker]) -> None:
     """Every worker listening, or the first one's reason it cannot (all are stopped)."""
     waiting = len(running)
     while waiting:
-        kind, message = ready.get()
-        if kind == "failed":
+        said: _Started = ready.get()
+        if said.error is not None:
             for w in running:
                 w.proc.terminate()
                 w.proc.join()
             running.clear()
-            raise RelayStartError(message)
+            raise RelayStartError(said.error)
         waiting -= 1
 
 
@@ -222,7 +229,7 @@ def _worker_main(
         if shared is None:
             sock.listen(1024)
     except OSError as exc:
-        ready.put(("failed", listen_error(host, port, exc)))
+        ready.put(_Started(listen_error(host, port, exc)))
         return
     asyncio.run(_serve(slot, host, port, sock, options, counters, ready, report))
 
@@ -259,11 +266,11 @@ async def _serve(
     try:
         await relay.start()
     except RelayStartError as exc:
-        ready.put(("failed", str(exc)))
+        ready.put(_Started(str(exc)))
         return
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-    ready.put(("ready", ""))
+    ready.put(_Started())
     try:
         await stop.wait()
     finally:

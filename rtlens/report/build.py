@@ -11,8 +11,7 @@ from typing import Any
 from rtlens.analysis import detail
 from rtlens.analysis.load import ingest_in_memory, open_database, sessions_for_files
 from rtlens.analysis.summary import DEFAULT_V2V_THRESHOLD_MS, set_scope, summarize
-from rtlens.ingest.pipeline import FileProblem
-from rtlens.logfile.reader import InputError
+from rtlens.errors import FileProblem, InputError
 from rtlens.store.engine import duckdb
 
 
