@@ -10,13 +10,18 @@ lasts `max(400, 1000 * len(T) / 15)` ms (15 characters a second, `simulator/audi
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 from typing import Any
 
+import aiohttp
+import pytest
 from openai import AsyncOpenAI
 from openai.types.realtime import RealtimeServerEvent
 from pydantic import TypeAdapter
 from webrtc_helpers import Caller, loopback_only, rerun_in_netns
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from rtlens.simulator import SimulatorConfig, serve
 from rtlens.simulator import audio as sim_audio
@@ -142,5 +147,120 @@ def test_barge_in_clears_playback_and_the_server_truncates(request):
         assert done[0]["response"]["status_details"]["reason"] == "turn_detected"
     assert "output_audio_buffer.stopped" not in types[first:truncated]
     adapter = TypeAdapter(RealtimeServerEvent)
+    for event in events:
+        adapter.validate_python(event)
+
+
+def test_a_sideband_connection_sees_the_call_and_can_steer_it(request):
+    if rerun_in_netns(request):
+        return
+
+    async def go():
+        assert loopback_only() == ["lo"]
+        async with serve(cfg=SimulatorConfig(seed=3), webrtc_port=0) as srv:
+            caller = Caller()
+            call_id = await dial(srv, caller)
+            await caller.until("session.created")
+            seen: list[dict] = []
+            async with connect(f"{srv.url}?call_id={call_id}", additional_headers=KEY) as side:
+                update = {"type": "realtime", "instructions": "From the sideband."}
+                await side.send(json.dumps({"type": "session.update", "session": update}))
+                mark = await caller.until("session.updated")
+                caller.mic.say(speech(1000, seed=1))
+                await caller.until("output_audio_buffer.stopped", start=mark)
+                while not seen or seen[-1]["type"] != "output_audio_buffer.stopped":
+                    seen.append(json.loads(await side.recv()))
+            await caller.close()
+            return caller.events[mark:], seen
+
+    on_channel, on_sideband = asyncio.run(go())
+    assert on_channel[0]["session"]["instructions"] == "From the sideband."
+    # the same server events, in the same order, on both connections
+    assert [e["event_id"] for e in on_sideband] == [e["event_id"] for e in on_channel]
+    assert "output_audio_buffer.started" in [e["type"] for e in on_sideband]
+
+
+def test_bad_offers_and_unknown_calls_get_clear_errors(request):
+    if rerun_in_netns(request):
+        return
+    sdp = {"Content-Type": "application/sdp"}
+    no_sdp = aiohttp.FormData()
+    no_sdp.add_field("session", "{}", content_type="application/json")
+    no_sdp.add_field("other", "x")  # two fields: aiohttp sends multipart/form-data
+    broken = "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=rtpmap:111 opus/48000/2\r\n"
+
+    async def go():
+        assert loopback_only() == ["lo"]
+        lines: list[str] = []
+        async with serve(cfg=SimulatorConfig(), webrtc_port=0, log=lines.append) as srv:
+            answers = []
+            async with aiohttp.ClientSession() as http:
+                for body, headers in [
+                    ("hello", {**KEY, **sdp}),  # not SDP at all
+                    (broken, {**KEY, **sdp}),  # SDP that no peer can answer
+                    ("v=0\r\n", {**KEY, **sdp}),  # no audio
+                    ("{}", {**KEY, "Content-Type": "application/json"}),
+                    (no_sdp, KEY),  # multipart without sdp
+                    (broken, sdp),  # no key
+                ]:
+                    async with http.post(srv.calls_url, data=body, headers=headers) as r:
+                        answers.append((r.status, (await r.json())["error"]))
+            url = f"{srv.url}?call_id=rtc_nosuchcall"
+            async with connect(url, additional_headers=KEY) as side:
+                event = json.loads(await side.recv())
+                with pytest.raises(ConnectionClosed):
+                    await side.recv()
+                closed = (side.protocol.close_code, side.protocol.close_reason)
+            calls = dict(srv.calls)
+        return answers, event, closed, calls, lines
+
+    answers, event, closed, calls, lines = asyncio.run(go())
+    statuses = [status for status, _ in answers]
+    assert statuses == [400, 400, 400, 400, 400, 401]
+    messages = [error["message"] for _, error in answers]
+    assert messages[0] == "Invalid SDP offer: the SDP offer must start with 'v=0'."
+    assert messages[1].startswith("Invalid SDP offer: the SDP offer cannot be used")
+    assert messages[2] == "Invalid SDP offer: the SDP offer has no audio m-line (m=audio)."
+    assert answers[3][1]["code"] == "unsupported_content_type"
+    assert answers[4][1]["param"] == "sdp"
+    assert messages[5] == "Missing bearer or basic authentication in header"
+    assert calls == {}  # nothing was started
+    assert event["type"] == "error" and event["error"]["code"] == "call_not_found"
+    assert "rtc_nosuchcall" in event["error"]["message"]
+    assert closed == (4000, "invalid_request_error.call_not_found")
+    refusals = [line for line in lines if "refused" in line]
+    assert len(refusals) == 7 and "sideband for unknown call rtc_nosuchcall" in refusals[-1]
+
+
+def test_the_beta_endpoint_speaks_beta_over_webrtc(request):
+    if rerun_in_netns(request):
+        return
+    from openai.types.beta.realtime import RealtimeServerEvent as BetaServerEvent
+
+    async def go():
+        assert loopback_only() == ["lo"]
+        async with serve(cfg=SimulatorConfig(seed=5), webrtc_port=0) as srv:
+            caller = Caller()
+            url = srv.calls_url.removesuffix("/calls") + "?model=gpt-4o-realtime-preview"
+            headers = {**KEY, "Content-Type": "application/sdp"}
+            async with (
+                aiohttp.ClientSession() as http,
+                http.post(url, data=await caller.offer(), headers=headers) as r,
+            ):
+                assert r.status == 201
+                assert r.headers["Location"].startswith("/v1/realtime/calls/rtc_")
+                await caller.accept(await r.text())
+            caller.mic.say(speech(1000, seed=1))
+            await caller.until("output_audio_buffer.stopped")
+            await caller.close()
+            return caller.events
+
+    events = asyncio.run(go())
+    types = [e["type"] for e in events]
+    assert types[:2] == ["session.created", "conversation.created"]
+    assert "response.audio_transcript.delta" in types  # beta names
+    assert "response.audio.delta" not in types
+    assert types.index("response.done") < types.index("output_audio_buffer.stopped")
+    adapter = TypeAdapter(BetaServerEvent)
     for event in events:
         adapter.validate_python(event)

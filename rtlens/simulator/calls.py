@@ -111,10 +111,19 @@ async def _parse(request: web.Request, beta_path: bool) -> Offer:
     return Offer(sdp, beta, str(model), session, _key(request), peer)
 
 
-def make_app(open_call: OpenCall, require_auth: bool) -> web.Application:
-    """The signalling app: POST an offer, get an answer and the call's id."""
+def make_app(
+    open_call: OpenCall, require_auth: bool, say: Callable[[str], None]
+) -> web.Application:
+    """The signalling app: POST an offer, get an answer and the call's id; `say` puts each
+    refusal on the terminal."""
 
     async def post(request: web.Request) -> web.Response:
+        response = await answer(request)
+        if response.status >= 400:
+            say(f"refused offer from {request.remote}: {response.status} {response.text}")
+        return response
+
+    async def answer(request: web.Request) -> web.Response:
         beta_path = request.path.rstrip("/") == BETA_PATH
         if require_auth and not _key(request):
             return error_response(401, errors.missing_auth())

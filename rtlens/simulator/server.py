@@ -294,7 +294,9 @@ class SimulatorServer:
 
         from rtlens.simulator.calls import make_app
 
-        runner = web.AppRunner(make_app(self.open_call, self.cfg.require_auth), access_log=None)
+        runner = web.AppRunner(
+            make_app(self.open_call, self.cfg.require_auth, self._say), access_log=None
+        )
         await runner.setup()
         site = web.TCPSite(runner, host, port)
         try:
