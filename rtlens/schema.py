@@ -53,7 +53,7 @@ TABLES: dict[str, Table] = {
         Table("sessions", "One row per recording (one WebSocket session).", _cols("""
 session_id VARCHAR | rtlens session id from the file header; for files without one, derived from the file's path
 source_file VARCHAR | absolute path of the file the session was loaded from
-source VARCHAR + | how it was captured: relay, library, import, or unknown (no header)
+source VARCHAR + | how it was captured: relay, library, browser, sideband, import, or unknown (no header)
 server_session_id VARCHAR + | the API's own session id (`sess_…`) from session.created
 upstream VARCHAR + | the upstream URL the recorder connected to (secrets removed)
 started_ts TIMESTAMPTZ | first event (or the header's started_at when there are no events)

@@ -11,49 +11,18 @@ from __future__ import annotations
 
 import asyncio
 import json
-import random
-from typing import Any
 
 import aiohttp
 import pytest
-from openai import AsyncOpenAI
 from openai.types.realtime import RealtimeServerEvent
 from pydantic import TypeAdapter
-from webrtc_helpers import Caller, loopback_only, rerun_in_netns
+from webrtc_helpers import KEY, Caller, dial, loopback_only, rerun_in_netns, speech
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from rtlens.simulator import SimulatorConfig, serve
-from rtlens.simulator import audio as sim_audio
 
-KEY = {"Authorization": "Bearer sk-test-not-a-real-key"}
 LOUD = 0.01  # frame RMS: the reply voice is ~-18 dBFS (0.12), the silence between is zero
-
-
-def speech(ms: float, seed: int) -> bytes:
-    """`ms` of the simulator's synthetic speech as pcm16 at 24 kHz (voiced end to end), after
-    600 ms of a quiet noise floor (so the 300 ms prefix padding never reaches 0)."""
-    rng = random.Random(seed)
-    quiet = sim_audio.silence(600, 24000, rng)
-    return sim_audio.encode(
-        "pcm16", sim_audio.np.concatenate([quiet, sim_audio.speech(ms, 24000, rng)])
-    )
-
-
-async def dial(srv: Any, caller: Caller, **session: Any) -> str:
-    """Offer through the real openai SDK (multipart sdp + session); return the call id."""
-    base_url = srv.calls_url.removesuffix("/realtime/calls")
-    async with AsyncOpenAI(api_key="sk-test-not-a-real-key", base_url=base_url) as client:
-        raw = await client.realtime.calls.with_raw_response.create(
-            sdp=await caller.offer(),
-            session={"type": "realtime", "model": "gpt-realtime", **session},
-        )
-    assert raw.http_response.status_code == 201
-    assert raw.headers["content-type"].startswith("application/sdp")
-    location = raw.headers["location"]
-    assert location.startswith("/v1/realtime/calls/rtc_")
-    await caller.accept(raw.http_response.text)
-    return location.rsplit("/", 1)[1]
 
 
 def reply_ms(transcript: str) -> float:

@@ -12,6 +12,7 @@ import asyncio
 import fractions
 import json
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -25,8 +26,12 @@ import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from av import AudioFrame
+from openai import AsyncOpenAI
+
+from rtlens.simulator import audio as sim_audio
 
 IN_NETNS = "RTLENS_TEST_IN_NETNS"
+KEY = {"Authorization": "Bearer sk-test-not-a-real-key"}
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -176,3 +181,27 @@ class Caller:
         await self.pc.close()
         for task in self._tasks:
             task.cancel()
+
+
+def speech(ms: float, seed: int) -> bytes:
+    """`ms` of the simulator's synthetic speech as pcm16 at 24 kHz (voiced end to end), after
+    600 ms of a quiet noise floor (so the 300 ms prefix padding never reaches 0)."""
+    rng = random.Random(seed)
+    quiet = sim_audio.silence(600, 24000, rng)
+    return sim_audio.encode("pcm16", np.concatenate([quiet, sim_audio.speech(ms, 24000, rng)]))
+
+
+async def dial(srv: Any, caller: Caller, **session: Any) -> str:
+    """Offer through the real openai SDK (multipart sdp + session); return the call id."""
+    base_url = srv.calls_url.removesuffix("/realtime/calls")
+    async with AsyncOpenAI(api_key="sk-test-not-a-real-key", base_url=base_url) as client:
+        raw = await client.realtime.calls.with_raw_response.create(
+            sdp=await caller.offer(),
+            session={"type": "realtime", "model": "gpt-realtime", **session},
+        )
+    assert raw.http_response.status_code == 201
+    assert raw.headers["content-type"].startswith("application/sdp")
+    location = raw.headers["location"]
+    assert location.startswith("/v1/realtime/calls/rtc_")
+    await caller.accept(raw.http_response.text)
+    return location.rsplit("/", 1)[1]
