@@ -60,7 +60,7 @@ started_ts TIMESTAMPTZ | first event (or the header's started_at when there are 
 ended_ts TIMESTAMPTZ | last line (event or close)
 duration_ms DOUBLE | ended_ts - started_ts
 dialect VARCHAR | beta, ga or unknown, from event names and session shape
-transport VARCHAR + | websocket, or webrtc when the server plays audio itself (output_audio_buffer.*, no audio deltas)
+transport VARCHAR + | websocket; webrtc when the server plays audio itself (output_audio_buffer.*, no audio deltas); sip when the call has keypad presses (input_audio_buffer.dtmf_event_received), which only phone calls have
 model VARCHAR | model from session.created/updated, else the URL's model= parameter
 voice VARCHAR | output voice (last effective configuration)
 turn_detection VARCHAR | server_vad, semantic_vad or none (manual turns); last effective configuration
