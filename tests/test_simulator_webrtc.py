@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 
 import aiohttp
 import pytest
@@ -66,6 +67,9 @@ def test_a_turn_over_webrtc(request):
     assert created < first < done < stopped
     response_id = events[done]["response"]["id"]
     assert events[first]["response_id"] == events[stopped]["response_id"] == response_id
+    assert all(  # as in the real WebRTC captures C1/C2
+        re.fullmatch(r"event_[0-9a-f]{16}", events[i]["event_id"]) for i in (first, stopped)
+    )
     assert events[done]["response"]["status"] == "completed"
     transcript = next(e for e in events if e["type"] == "response.output_audio_transcript.done")
     # what the caller heard: the whole reply, counted in 20 ms frames (not timed); its first

@@ -131,7 +131,10 @@ class Call:
 
     def _notify(self, canonical: str, response_id: str) -> None:
         session = self.session
-        session.spawn(session.emit(session.events, canonical, response_id=response_id))
+        event_id = session.events.buffer_event_id()
+        session.spawn(
+            session.emit(session.events, canonical, event_id=event_id, response_id=response_id)
+        )
 
     def _hang_up(self) -> None:
         if not self.link.closed:

@@ -85,8 +85,13 @@ async def cut_playback(s: Session, *, cancel: bool = True) -> None:
     cut = s.media.clear() if s.media is not None else None
     if cut is None:
         return
-    await s.emit(s.events, "output_audio_buffer.cleared", response_id=cut.response_id)
-    if cancel and s.active is not None and s.active.id == cut.response_id:
+    await s.emit(
+        s.events,
+        "output_audio_buffer.cleared",
+        event_id=s.events.buffer_event_id(),
+        response_id=cut.response_id,
+    )
+    if cancel and s.active is not None:  # the one playing, or a newer one not heard yet
         await s.active.cancel("turn_detected")
     item = s.conv.get(cut.item_id)
     part = item.audio_part if item is not None else None
