@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -164,3 +165,68 @@ def test_the_relay_records_a_sideband_like_any_websocket(request, tmp_path):
     assert [e["type"] for e in sent] == ["session.update"]
     got = [f["event"]["event_id"] for f in frames if f.get("dir") == "server"]
     assert got == [e["event_id"] for e in on_sideband] == [e["event_id"] for e in on_channel]
+
+
+def test_a_barge_in_recorded_by_attach_is_heard_audio_in_the_tables(request, tmp_path):
+    """The server's own truncation is what the caller heard; Ctrl-C ends attach cleanly."""
+    if rerun_in_netns(request):
+        return
+
+    async def go():
+        assert loopback_only() == ["lo"]
+        attached = asyncio.Event()
+
+        def log(line: str) -> None:
+            if " sideband " in line and " -> " in line:
+                attached.set()
+
+        async with serve(cfg=SimulatorConfig(seed=3), webrtc_port=0, log=log) as srv:
+            caller = Caller()
+            call_id = await dial(srv, caller)
+            await caller.until("session.created")
+            proc = await asyncio.create_subprocess_exec(
+                *[sys.executable, "-m", "rtlens", "attach", call_id],
+                *["--upstream", f"ws://127.0.0.1:{srv.port}", "--out", str(tmp_path)],
+                env={**os.environ, "OPENAI_API_KEY": SECRET},
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+            await asyncio.wait_for(attached.wait(), 120)  # a safety net: the log is awaited
+            caller.mic.say(speech(1000, seed=1))
+            first = await caller.until("output_audio_buffer.started")
+            await caller.heard(20, 0.01)  # 400 ms of the reply heard, then the user talks
+            caller.mic.say(speech(800, seed=2))
+            cut = await caller.until("conversation.item.truncated", start=first)
+            proc.send_signal(signal.SIGINT)  # the call goes on; attach stops recording
+            _out, err = await asyncio.wait_for(proc.communicate(), 120)
+            await caller.close()
+            return caller.events[cut], proc.returncode, err.decode()
+
+    truncated, code, err = asyncio.run(go())
+    assert code == 0, err
+    [path] = tmp_path.glob("*.jsonl")
+    *_, last = lines_of(path)
+    assert last["close"] == {"by": "client", "code": 1000, "reason": "rtlens attach: stopped"}
+    db = tmp_path / "rt.duckdb"
+    ingest = subprocess.run(
+        [sys.executable, "-m", "rtlens", "ingest", str(path), "--db", str(db)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert ingest.returncode == 0, ingest.stderr
+    con = duckdb.connect(str(db), read_only=True)
+    row = con.execute(
+        "select item_id, truncated_by, audio_played_ms, audio_stop_after_ms from interruptions"
+    ).fetchall()
+    assert len(row) == 1
+    item_id, by, played, stop_after = row[0]
+    assert (item_id, by, played) == (truncated["item_id"], "server", truncated["audio_end_ms"])
+    assert stop_after is not None  # from output_audio_buffer.cleared
+    report = subprocess.run(
+        [sys.executable, "-m", "rtlens", "report", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert report.returncode == 0 and "GA over WebRTC" in report.stdout, report.stderr
