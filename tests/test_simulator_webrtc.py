@@ -237,3 +237,29 @@ def test_the_beta_endpoint_speaks_beta_over_webrtc(request):
     adapter = TypeAdapter(BetaServerEvent)
     for event in events:
         adapter.validate_python(event)
+
+
+def test_the_ga_endpoint_also_takes_a_bare_sdp_body(request):
+    if rerun_in_netns(request):
+        return
+
+    async def go():
+        assert loopback_only() == ["lo"]
+        async with serve(cfg=SimulatorConfig(), webrtc_port=0) as srv:
+            caller = Caller()
+            headers = {**KEY, "Content-Type": "application/sdp"}
+            url = srv.calls_url + "?model=gpt-realtime-mini"
+            async with (
+                aiohttp.ClientSession() as http,
+                http.post(url, data=await caller.offer(), headers=headers) as r,
+            ):
+                assert (r.status, r.content_type) == (201, "application/sdp")
+                assert r.headers["Access-Control-Expose-Headers"] == "Location"
+                await caller.accept(await r.text())
+            await caller.until("session.created")
+            await caller.close()
+            return caller.events[0]
+
+    created = asyncio.run(go())
+    assert created["session"]["model"] == "gpt-realtime-mini"
+    assert created["session"]["type"] == "realtime"  # GA shape
