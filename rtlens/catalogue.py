@@ -111,7 +111,7 @@ _ROWS: list[tuple[Direction, str, str, str, str, str, str]] = [
      "input_audio_buffer.timeout_triggered", "sessions turns", "-",
      "GA: server VAD idle timeout fired; a commit and a response follow."),
     ("server", "input_audio_buffer.dtmf_event_received", "-",
-     "input_audio_buffer.dtmf_event_received", "", "-", "GA SIP: a DTMF key was pressed."),
+     "input_audio_buffer.dtmf_event_received", "sessions", "-", "GA SIP: a DTMF key was pressed (marks the session's transport as sip)."),
     ("server", "output_audio_buffer.started", "output_audio_buffer.started",
      "output_audio_buffer.started", "sessions responses turns function_calls transcriptions", "-",
      "WebRTC/SIP: the server started playing a response's audio (first-audio anchor there)."),

@@ -53,14 +53,14 @@ TABLES: dict[str, Table] = {
         Table("sessions", "One row per recording (one WebSocket session).", _cols("""
 session_id VARCHAR | rtlens session id from the file header; for files without one, derived from the file's path
 source_file VARCHAR | absolute path of the file the session was loaded from
-source VARCHAR + | how it was captured: relay, library, import, or unknown (no header)
+source VARCHAR + | how it was captured: relay, library, browser, sideband, import, or unknown (no header)
 server_session_id VARCHAR + | the API's own session id (`sess_…`) from session.created
 upstream VARCHAR + | the upstream URL the recorder connected to (secrets removed)
 started_ts TIMESTAMPTZ | first event (or the header's started_at when there are no events)
 ended_ts TIMESTAMPTZ | last line (event or close)
 duration_ms DOUBLE | ended_ts - started_ts
 dialect VARCHAR | beta, ga or unknown, from event names and session shape
-transport VARCHAR + | websocket, or webrtc when the server plays audio itself (output_audio_buffer.*, no audio deltas)
+transport VARCHAR + | websocket; webrtc when the server plays audio itself (output_audio_buffer.*, no audio deltas); sip when the call has keypad presses (input_audio_buffer.dtmf_event_received), which only phone calls have
 model VARCHAR | model from session.created/updated, else the URL's model= parameter
 voice VARCHAR | output voice (last effective configuration)
 turn_detection VARCHAR | server_vad, semantic_vad or none (manual turns); last effective configuration

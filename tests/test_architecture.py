@@ -23,7 +23,14 @@ FORBIDDEN = {
     "audio": {"recording", "store", "analysis", "report", "simulator", "cli"},
 }
 # third-party modules allowed only in some packages
-CONFINED = {"websockets": {"recording", "simulator"}, "matplotlib": {"report"}}
+CONFINED = {
+    "websockets": {"recording", "simulator"},
+    "matplotlib": {"report"},
+    # the WebRTC stack and its HTTP signalling serve the simulator only
+    "aiortc": {"simulator"},
+    "av": {"simulator"},
+    "aiohttp": {"simulator"},
+}
 
 
 def imports(path: Path) -> set[str]:

@@ -12,6 +12,7 @@ import sys
 
 import click
 
+from rtlens.cli.attach import attach
 from rtlens.cli.audio import audio
 from rtlens.cli.ingest import ingest
 from rtlens.cli.query import query
@@ -37,7 +38,7 @@ def main() -> None:
     """
 
 
-for command in (record, simulate, ingest, report, query, audio):
+for command in (record, attach, simulate, ingest, report, query, audio):
     main.add_command(command)
 
 

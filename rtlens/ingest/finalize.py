@@ -353,7 +353,7 @@ def _session_row(
         "ended_ts": ended_us,
         "duration_ms": (ended_us - started_us) / 1000 if ended_us and started_us else None,
         "dialect": dialect,
-        "transport": "webrtc" if webrtc else "websocket",
+        "transport": "sip" if st.dtmf_events else "webrtc" if webrtc else "websocket",
         "model": model,
         "voice": cfg.voice,
         "turn_detection": cfg.turn_detection,

@@ -222,6 +222,7 @@ class SessionState:
         # the app's session.update requests not yet answered: (event_id, input bytes per ms)
         self.pending_updates: list[tuple[str | None, float | None]] = []
         self.output_audio_buffer_events = 0
+        self.dtmf_events = 0  # input_audio_buffer.dtmf_event_received: a SIP call
         self.first_ts_us: int | None = None
         self.last_ts_us: int | None = None
         self.close: dict[str, Any] | None = None

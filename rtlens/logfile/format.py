@@ -21,7 +21,7 @@ import orjson
 FORMAT_VERSION = 1
 """Version written in the header's `rtlens` key. Bump it, and add a converter, on any change."""
 
-SOURCES = ("relay", "library", "import")
+SOURCES = ("relay", "library", "browser", "sideband", "import")  # SPEC §1 and §4
 CLOSE_BY = ("client", "server", "relay")
 
 

@@ -49,6 +49,7 @@ class _Recorder:
         upstream: str | None,
         redact_audio: bool,
         header_extra: dict[str, Any],
+        source: str = "library",
     ) -> None:
         request = ws.request
         if upstream is None and request is not None:
@@ -60,7 +61,7 @@ class _Recorder:
             raise RecordingError(f"cannot create {out_dir}: {exc.strerror or exc}") from exc
         self.writer = SessionWriter(
             out_dir,
-            source="library",
+            source=source,
             upstream=safe_url(upstream) if upstream else None,
             redact_audio=redact_audio,
             request=describe_request(request.path, request.headers) if request else None,
@@ -294,22 +295,24 @@ def record_connection(
     *,
     upstream: str | None = None,
     redact_audio: bool = False,
+    source: str = "library",
     **header_extra: Any,
 ) -> RecordedConnection | RecordedSyncConnection:
     """Record an open websockets client connection; use the returned object in its place.
 
-    `upstream` defaults to the URL the connection was opened with (credentials removed).
+    `upstream` defaults to the URL the connection was opened with (credentials removed);
+    `source` is the header's (SPEC §1: `library`, or `sideband` for `rtlens attach`).
     Extra keyword arguments become extra keys of the recording's header line.
     Raises `RecordingError` if the file cannot be created.
     """
     if isinstance(ws, _Recorded):
         raise ValueError(f"this connection is already being recorded to {ws.path}")
     if isinstance(ws, AsyncClientConnection):
-        return RecordedConnection(ws, _Recorder(ws, out_dir, upstream, redact_audio, header_extra))
+        recorder = _Recorder(ws, out_dir, upstream, redact_audio, header_extra, source)
+        return RecordedConnection(ws, recorder)
     if isinstance(ws, SyncClientConnection):
-        return RecordedSyncConnection(
-            ws, _Recorder(ws, out_dir, upstream, redact_audio, header_extra)
-        )
+        recorder = _Recorder(ws, out_dir, upstream, redact_audio, header_extra, source)
+        return RecordedSyncConnection(ws, recorder)
     raise TypeError(
         "record_connection() takes a websockets client connection (websockets.asyncio.client "
         f"or websockets.sync.client), not {type(ws).__name__}"

@@ -84,7 +84,7 @@ def _session_header(summary: dict[str, Any]) -> list[str]:
     elif s["turn_detection"] == "none":
         vad = "manual turns (no VAD)"
     dialect = {"ga": "GA", "beta": "beta", "unknown": "unknown dialect"}[s["dialect"]]
-    transport = "WebRTC" if s["transport"] == "webrtc" else "WebSocket"
+    transport = {"webrtc": "WebRTC", "sip": "SIP"}.get(s["transport"], "WebSocket")
     lines = [
         f"Model {s['model'] or 'unknown'} · {dialect} over {transport} · voice "
         f"{s['voice'] or 'unknown'}",

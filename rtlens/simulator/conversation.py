@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from rtlens.simulator import audio
 from rtlens.simulator.usage import TRANSCRIPT_OVERHEAD_TOKENS, Tokens, audio_tokens, text_tokens
 
 ITEM_OVERHEAD_TOKENS = 4
@@ -25,6 +26,16 @@ class Part:
     audio: bytearray = field(default_factory=bytearray)
     audio_ms: float = 0.0
     audio_format: str = "pcm16"
+
+    def truncate(self, end_ms: int) -> None:
+        """Keep the first `end_ms` of audio, and the transcript words spoken by then."""
+        width = audio.BYTES_PER_SAMPLE[self.audio_format]
+        keep = int(end_ms * audio.bytes_per_ms(self.audio_format)) // width * width
+        if self.text and self.audio_ms:
+            cut = round(len(self.text) * end_ms / self.audio_ms)
+            self.text = self.text[:cut].rsplit(" ", 1)[0] if cut < len(self.text) else self.text
+        del self.audio[keep:]
+        self.audio_ms = float(end_ms)
 
 
 @dataclass

@@ -13,14 +13,14 @@ from typing import Any
 import orjson
 
 from rtlens.catalogue import DIALECT_OF_WIRE, lookup
-from rtlens.simulator import audio, errors, timing
+from rtlens.simulator import errors, timing
 from rtlens.simulator.checks import need_number, only_keys
 from rtlens.simulator.dialect import apply_update, session_object
 from rtlens.simulator.errors import ClientError
 from rtlens.simulator.requests import parse_item, parse_response
 from rtlens.simulator.session import Session
 from rtlens.simulator.shapes import item_object
-from rtlens.simulator.turns import append, clear, commit
+from rtlens.simulator.turns import append, clear, commit, cut_playback
 
 Handler = Callable[[Session, dict[str, Any]], Awaitable[None]]
 
@@ -45,6 +45,8 @@ SUPPORTED: dict[str, list[str]] = {
 SUPPORTED["beta"] = [
     name for name in SUPPORTED["ga"] if DIALECT_OF_WIRE.get(("client", name)) != "ga"
 ]
+# Accepted on a WebRTC call only (the WS list of capture C6 does not have it).
+WEBRTC_ONLY = ["output_audio_buffer.clear"]
 FIELDS: dict[str, list[str]] = {
     "session.update": ["session"],
     "input_audio_buffer.append": ["audio"],
@@ -76,8 +78,9 @@ async def handle_text(session: Session, text: str) -> None:
         if kind is None:
             raise errors.missing_type()
         spec = lookup("client", kind) if isinstance(kind, str) else None
-        if spec is None or kind not in SUPPORTED[session.dialect]:
-            raise errors.invalid_value(kind, SUPPORTED[session.dialect], "type")
+        supported = SUPPORTED[session.dialect] + (WEBRTC_ONLY if session.media else [])
+        if spec is None or kind not in supported:
+            raise errors.invalid_value(kind, supported, "type")
         only_keys(event, ["type", "event_id", *FIELDS.get(spec.canonical, [])], "")
         await HANDLERS[spec.canonical](session, event)
     except ClientError as error:
@@ -151,13 +154,7 @@ async def item_truncate(s: Session, ev: dict[str, Any]) -> None:
         raise errors.not_audio_item()
     if end_ms > round(part.audio_ms):
         raise errors.audio_too_short(round(part.audio_ms), end_ms)
-    width = audio.BYTES_PER_SAMPLE[part.audio_format]
-    keep = int(end_ms * audio.bytes_per_ms(part.audio_format)) // width * width
-    if part.text and part.audio_ms:
-        cut = round(len(part.text) * end_ms / part.audio_ms)
-        part.text = part.text[:cut].rsplit(" ", 1)[0] if cut < len(part.text) else part.text
-    del part.audio[keep:]
-    part.audio_ms = float(end_ms)
+    part.truncate(end_ms)
     await s.clock.sleep(s.events.jitter(timing.CLIENT_REPLY))
     await s.emit(
         s.events,
@@ -166,6 +163,10 @@ async def item_truncate(s: Session, ev: dict[str, Any]) -> None:
         content_index=content_index,
         audio_end_ms=end_ms,
     )
+
+
+async def output_audio_clear(s: Session, ev: dict[str, Any]) -> None:
+    await cut_playback(s, cancel=False)
 
 
 # ---- responses ---------------------------------------------------------------------------------
@@ -198,4 +199,5 @@ HANDLERS: dict[str, Handler] = {
     "conversation.item.truncate": item_truncate,
     "response.create": response_create,
     "response.cancel": response_cancel,
+    "output_audio_buffer.clear": output_audio_clear,
 }

@@ -34,6 +34,10 @@ class Stream(random.Random):
     def event_id(self) -> str:
         return self._id("event_")
 
+    def buffer_event_id(self) -> str:
+        """`output_audio_buffer.*` ids differ on WebRTC: `event_` + 16 lowercase hex (C1/C2)."""
+        return f"event_{self.getrandbits(64):016x}"
+
     def response_id(self) -> str:
         return self._id("resp_")
 

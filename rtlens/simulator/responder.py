@@ -230,6 +230,8 @@ class Response:
         await self.emit(
             "response.done", response=self._object(status, status_details=details, usage=usage)
         )
+        if session.media is not None:  # `output_audio_buffer.stopped` follows once it has played
+            session.media.generated(self.id)
         if self.items:
             session.rate.spend(usage["total_tokens"])
             if self.dialect == "ga":

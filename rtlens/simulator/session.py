@@ -14,7 +14,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 from websockets.asyncio.server import ServerConnection
@@ -34,24 +35,41 @@ from rtlens.simulator.timing import Clock
 from rtlens.simulator.transcriber import transcribe
 from rtlens.simulator.usage import RateLimiter, Tokens
 
+if TYPE_CHECKING:
+    from rtlens.simulator.media import Player
+
 SESSION_MINUTES = {"beta": 30, "ga": 60}
 DEFAULT_TPM = {"beta": 15_000_000, "ga": 15_000_000}
 DEFAULT_RPM = 20_000
 log = logging.getLogger("rtlens.simulator")
 
 
+class Link(Protocol):
+    """Where a session's events travel: a WebSocket, or a WebRTC call's data channel
+    (`rtlens.simulator.link.CallLink`, which also yields the caller's audio as `AudioIn`)."""
+
+    async def send(self, message: str) -> None: ...
+
+    async def close(self, code: int = 1000, reason: str = "") -> None: ...
+
+    def __aiter__(self) -> AsyncIterator[Any]: ...
+
+
 class Session:
     def __init__(
         self,
-        ws: ServerConnection,
+        ws: Link,
         *,
         dialect: Dialect,
         model: str,
         scenario: Scenario,
         streams: Streams,
         pace: float,
+        media: Player | None = None,
     ) -> None:
         self.ws = ws
+        # WebRTC: replies go out as audio on the call's track, not as audio deltas
+        self.media = media
         self.dialect: Dialect = dialect
         self.scenario = scenario
         self.streams = streams
@@ -98,9 +116,13 @@ class Session:
 
     def drop(self) -> None:
         """Lose the connection without a close frame (scenario `drop`)."""
-        transport = self.ws.transport
-        if transport is not None:
-            transport.abort()
+        if isinstance(self.ws, ServerConnection):
+            if self.ws.transport is not None:
+                self.ws.transport.abort()
+        else:
+            abort = getattr(self.ws, "abort", None)
+            if abort is not None:
+                abort()
 
     def spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
@@ -141,6 +163,8 @@ class Session:
 
     async def run(self) -> None:
         from rtlens.simulator.handlers import handle_binary, handle_text
+        from rtlens.simulator.link import AudioIn
+        from rtlens.simulator.turns import feed_audio
 
         try:
             await self.clock.sleep(self.events.jitter(timing.SESSION_CREATED))
@@ -153,6 +177,9 @@ class Session:
             if self.clock.pace > 0:
                 self.spawn(self._expire())
             async for message in self.ws:
+                if isinstance(message, AudioIn):  # WebRTC: the caller's track, in order
+                    await feed_audio(self, message.pcm16)
+                    continue
                 self.received += 1
                 if isinstance(message, bytes):
                     await handle_binary(self)

@@ -2,9 +2,10 @@
 
 Audio replies interleave transcript deltas (which run slightly ahead, as on the real service)
 with audio deltas whose durations grow (100, 100, 150, 200, ... 500 ms) and which are produced
-2.2-3.2× faster than real time. Text replies and function-call arguments stream in small
-pieces a few ms apart. When the response is interrupted (cancel, scripted failure, output
-token cap) the item still gets its trailing done events, with status `incomplete`.
+2.2-3.2× faster than real time (on WebRTC the audio goes to the call's track, not deltas).
+Text replies and function-call arguments stream in small pieces a few ms apart. When the
+response is interrupted (cancel, scripted failure, output token cap) the item still gets its
+trailing done events, with status `incomplete`.
 """
 
 from __future__ import annotations
@@ -114,9 +115,13 @@ async def _stream_audio(resp: Response, part: Part, text: str, ids: dict[str, ob
         part.audio += chunk
         part.audio_ms = audio.duration_ms(fmt, len(part.audio))
         pos_ms = end_ms
-        await resp.emit(
-            "response.output_audio.delta", **ids, delta=base64.b64encode(chunk).decode()
-        )
+        media = resp.session.media
+        if media is not None:  # WebRTC: the audio rides the media track, no deltas
+            media.play(resp.id, str(ids["item_id"]), bytes(chunk), fmt)
+        else:
+            await resp.emit(
+                "response.output_audio.delta", **ids, delta=base64.b64encode(chunk).decode()
+            )
         if await resp.after_chunk():
             return
 

@@ -55,4 +55,5 @@ HANDLERS: dict[str, Handler] = {
     "output_audio_buffer.started": interruptions.buffer_started,
     "output_audio_buffer.stopped": interruptions.buffer_stopped,
     "output_audio_buffer.cleared": interruptions.buffer_stopped,
+    "input_audio_buffer.dtmf_event_received": interruptions.dtmf,
 }

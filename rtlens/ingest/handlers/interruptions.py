@@ -75,3 +75,8 @@ def buffer_stopped(
 def _buffer_response(st: SessionState, ev: dict[str, Any]) -> Response | None:
     response_id = get_str(st, ev, "response_id", str(ev.get("type")))
     return st.responses.get(response_id) if response_id else None
+
+
+def dtmf(st: SessionState, t: float | None, ev: dict[str, Any], audio: int | None) -> None:
+    """A keypad press: only a phone (SIP) call has those, so it marks the transport."""
+    st.dtmf_events += 1
