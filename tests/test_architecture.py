@@ -21,9 +21,14 @@ FORBIDDEN = {
     "report": {"recording", "simulator", "cli"},
     "simulator": {"ingest", "store", "analysis", "report", "cli", "audio"},
     "audio": {"recording", "store", "analysis", "report", "simulator", "cli"},
+    "export": {"recording", "ingest", "analysis", "report", "simulator", "cli", "audio"},
 }
 # third-party modules allowed only in some packages
-CONFINED = {"websockets": {"recording", "simulator"}, "matplotlib": {"report"}}
+CONFINED = {
+    "websockets": {"recording", "simulator"},
+    "matplotlib": {"report"},
+    "opentelemetry": {"export"},
+}
 
 
 def imports(path: Path) -> set[str]:
