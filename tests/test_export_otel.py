@@ -239,3 +239,39 @@ def test_a_refusal_midway_says_how_many_sessions_went_out(tmp_path: Path) -> Non
 def test_a_bad_header_is_a_usage_error(recording: Path) -> None:
     done = export(str(recording), "--endpoint", "http://127.0.0.1:1", "--header", "novalue")
     assert done.returncode == 2 and "K=V" in done.stderr
+
+
+def test_grpc_to_the_real_trace_service(recording: Path) -> None:
+    """The same spans over OTLP/gRPC, to a grpc server running opentelemetry-proto's
+    TraceService servicer."""
+    from concurrent import futures
+
+    import grpc
+    from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
+
+    received: list[ExportTraceServiceRequest] = []
+    metadata: list[dict[str, str]] = []
+
+    class Service(trace_service_pb2_grpc.TraceServiceServicer):
+        def Export(self, request, context):  # noqa: N802 - grpc's names
+            received.append(request)
+            metadata.append(dict(context.invocation_metadata()))
+            return ExportTraceServiceResponse()
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(Service(), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        url = f"http://127.0.0.1:{port}"
+        done = export(str(recording), "--endpoint", url, "--protocol", "grpc", "--header", "k=v")
+    finally:
+        server.stop(None)
+    assert done.returncode == 0, done.stderr
+    assert len(received) == 1 and metadata[0]["k"] == "v"
+    spans = [s for rs in received[0].resource_spans for ss in rs.scope_spans for s in ss.spans]
+    assert (
+        len(spans) == 13
+    )  # as over HTTP: 1 session, 3 turns, 5 responses, 1 tool, 3 transcriptions
+    (tool,) = [s for s in spans if s.name == "execute_tool get_weather"]
+    assert (tool.start_time_unix_nano, tool.end_time_unix_nano) == (at(7300), at(7900))
