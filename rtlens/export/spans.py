@@ -99,6 +99,13 @@ class _Groups:
                 return None
         return dict(zip(self._names, self._buffer[self._pos], strict=True))
 
+    def next(self) -> dict[str, Any] | None:
+        """The next row, or None at the end."""
+        row = self._peek()
+        if row is not None:
+            self._pos += 1
+        return row
+
     def take(self, session_id: str) -> list[dict[str, Any]]:
         """The rows of `session_id` (rows of sessions before it, if any, are skipped)."""
         out = []
@@ -116,8 +123,7 @@ def session_traces(
     groups = {name: _Groups(con, sql) for name, sql in _QUERIES.items()}
     wanted = None if session_ids is None else set(session_ids)
     sessions = groups.pop("sessions")
-    while (row := sessions._peek()) is not None:
-        sessions._pos += 1
+    while (row := sessions.next()) is not None:
         sid = row["session_id"]
         rows = {name: g.take(sid) for name, g in groups.items()}
         if wanted is None or sid in wanted:
