@@ -220,6 +220,7 @@ def test_an_unreachable_endpoint_is_one_line_and_exit_1(recording: Path) -> None
     assert done.returncode == 1
     lines = done.stderr.splitlines()
     assert len(lines) == 1 and url in lines[0] and "0 session(s) went out" in lines[0]
+    assert "connection refused" in lines[0].lower()  # the cause, not only "gave up"
 
 
 def test_a_refusal_midway_says_how_many_sessions_went_out(tmp_path: Path) -> None:
@@ -234,6 +235,7 @@ def test_a_refusal_midway_says_how_many_sessions_went_out(tmp_path: Path) -> Non
     assert done.returncode == 1
     assert len(receiver.requests) == 1
     assert "1 session(s) went out" in done.stderr and len(done.stderr.splitlines()) == 1
+    assert "400" in done.stderr  # the receiver's refusal, named
 
 
 def test_a_bad_header_is_a_usage_error(recording: Path) -> None:

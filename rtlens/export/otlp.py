@@ -9,6 +9,7 @@ span. One export call per session: a session goes out whole or not at all.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -111,15 +112,25 @@ def to_readable(spans: list[SpanRecord]) -> list[Any]:
     ]
 
 
-class _LastWarning(logging.Handler):
-    """The exporters say why a batch failed only in their log: keep its last line."""
+class _FirstWarning(logging.Handler):
+    """The exporters say why a batch failed only in their log. The first line logged is
+    the cause (a refused connection, a status code); the last only says it gave up."""
+
+    _ERRNO = re.compile(r"\[Errno -?\d+\] [^\"')]+")
 
     def __init__(self) -> None:
         super().__init__(logging.WARNING)
-        self.last: str | None = None
+        self.first: str | None = None
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.last = record.getMessage().splitlines()[0] if record.getMessage() else None
+        if self.first is None:
+            text = record.getMessage().splitlines()[0] if record.getMessage() else ""
+            found = self._ERRNO.search(text)
+            self.first = (found.group(0) if found else text)[:300] or None
+
+    def reason(self) -> str:
+        first, self.first = self.first, None
+        return f": {first}" if first else ""
 
 
 def send(
@@ -136,7 +147,7 @@ def send(
 
     exporter = make_exporter(endpoint, protocol, headers or {}, timeout_s)
     log = logging.getLogger("opentelemetry.exporter")
-    caught = _LastWarning()
+    caught = _FirstWarning()
     log.addHandler(caught)
     propagate, log.propagate = log.propagate, False  # the reason goes in our one line
     sessions = spans = 0
@@ -144,12 +155,13 @@ def send(
         for trace in traces:
             result = exporter.export(to_readable(trace.spans))
             if result is not SpanExportResult.SUCCESS:
-                why = f": {caught.last}" if caught.last else ""
+                why = caught.reason()
                 raise ExportError(
                     f"cannot send traces to {endpoint} ({protocol}){why}; "
                     f"{sessions} session(s) went out before session {trace.session_id}",
                     sessions,
                 )
+            caught.reason()  # a retried warning of a session that went out is not the cause
             sessions += 1
             spans += len(trace.spans)
     finally:
