@@ -21,6 +21,7 @@ FORBIDDEN = {
     "report": {"recording", "simulator", "cli"},
     "simulator": {"ingest", "store", "analysis", "report", "cli", "audio"},
     "audio": {"recording", "store", "analysis", "report", "simulator", "cli"},
+    "export": {"recording", "ingest", "analysis", "report", "simulator", "cli", "audio"},
 }
 # third-party modules allowed only in some packages
 CONFINED = {
@@ -30,6 +31,7 @@ CONFINED = {
     "aiortc": {"simulator"},
     "av": {"simulator"},
     "aiohttp": {"simulator"},
+    "opentelemetry": {"export"},
 }
 
 

@@ -8,6 +8,7 @@ that runs but reads the wrong column or view fails.
 
 from __future__ import annotations
 
+import ast
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+import rtlens
 from rtlens.ingest.pipeline import ingest
 from rtlens.store.db import connect
 
@@ -97,6 +99,29 @@ def test_committed_without_outputs(name: str) -> None:
     for cell in code:
         assert cell.outputs == [], f"{name}: a cell was saved with its outputs"
         assert cell.execution_count is None, f"{name}: a cell was saved with an execution count"
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_notebooks_use_only_the_public_api(name: str) -> None:
+    """docs/api.md: `import rtlens` and its top-level names; any rtlens.<module> is internal."""
+    nb = nbformat.read(NOTEBOOK_DIR / f"{name}.ipynb", as_version=4)
+    internal = []
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        for node in ast.walk(ast.parse(cell.source)):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("rtlens"):
+                internal.append(f"from {node.module} import …")
+            elif isinstance(node, ast.Import):
+                internal += [a.name for a in node.names if a.name.startswith("rtlens.")]
+            elif (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and node.value.id == "rtlens"
+                and node.attr not in rtlens.__all__
+            ):
+                internal.append(f"rtlens.{node.attr}")
+    assert internal == []
 
 
 def test_latency_notebook(con: duckdb.DuckDBPyConnection) -> None:

@@ -14,6 +14,7 @@ import click
 
 from rtlens.cli.attach import attach
 from rtlens.cli.audio import audio
+from rtlens.cli.export import export
 from rtlens.cli.ingest import ingest
 from rtlens.cli.query import query
 from rtlens.cli.record import record
@@ -38,7 +39,7 @@ def main() -> None:
     """
 
 
-for command in (record, attach, simulate, ingest, report, query, audio):
+for command in (record, attach, simulate, ingest, report, query, audio, export):
     main.add_command(command)
 
 

@@ -62,7 +62,7 @@ def report(
       rtlens report --db rt.duckdb --json
     """
     from rtlens.errors import InputError
-    from rtlens.report.build import NoSessionsError, build
+    from rtlens.report.build import NoSessionsError, as_json_data, build
 
     if not paths and db is None:
         raise click.UsageError("give recordings (files or folders) or --db FILE")
@@ -73,7 +73,7 @@ def report(
     except InputError as exc:
         raise click.UsageError(str(exc)) from exc
     if as_json:
-        click.echo(json.dumps(result.summary, indent=2, default=str))
+        click.echo(json.dumps(as_json_data(result.summary), indent=2))
     else:
         click.echo(result.text(), nl=False)
     if html_path:

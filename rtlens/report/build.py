@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,6 +72,13 @@ def build(
         raise NoSessionsError("no sessions to report" + (f" ({reasons})" if reasons else ""))
     summary = summarize(con, v2v_threshold_ms=v2v_threshold_ms)
     return Report(con, title, summary, problems, v2v_threshold_ms=v2v_threshold_ms)
+
+
+def as_json_data(summary: dict[str, Any]) -> dict[str, Any]:
+    """The report as JSON data: what `rtlens report --json` prints and `rtlens.report()`
+    returns (values JSON has no type for, such as times, become their text)."""
+    data: dict[str, Any] = json.loads(json.dumps(summary, default=str))
+    return data
 
 
 def _preload_html() -> None:
