@@ -17,6 +17,7 @@ from rtlens.cli.audio import audio
 from rtlens.cli.ingest import ingest
 from rtlens.cli.query import query
 from rtlens.cli.record import record
+from rtlens.cli.replay import replay
 from rtlens.cli.report import report
 from rtlens.cli.simulate import simulate
 
@@ -37,7 +38,7 @@ def main() -> None:
     """
 
 
-for command in (record, simulate, ingest, report, query, audio):
+for command in (record, simulate, ingest, report, query, audio, replay):
     main.add_command(command)
 
 
