@@ -21,9 +21,11 @@ FORBIDDEN = {
     "report": {"recording", "simulator", "cli"},
     "simulator": {"ingest", "store", "analysis", "report", "cli", "audio"},
     "audio": {"recording", "store", "analysis", "report", "simulator", "cli"},
+    # replay serves a recording: it reads logfiles, nothing downstream of them
+    "replay": {"recording", "ingest", "store", "analysis", "report", "simulator", "cli", "audio"},
 }
 # third-party modules allowed only in some packages
-CONFINED = {"websockets": {"recording", "simulator"}, "matplotlib": {"report"}}
+CONFINED = {"websockets": {"recording", "simulator", "replay"}, "matplotlib": {"report"}}
 
 
 def imports(path: Path) -> set[str]:

@@ -46,7 +46,7 @@ def load_schedule(path: str | Path) -> Schedule:
     clients: list[ClientExpect] = []
     prev_ts: float | None = None
     try:
-        fh = open(path, "rb")
+        fh = Path(path).open("rb")  # noqa: SIM115 (closed by the with below)
     except OSError as exc:
         raise ReplayError(f"{path}: cannot open: {exc.strerror}") from None
     with fh:
