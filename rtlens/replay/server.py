@@ -57,12 +57,13 @@ async def _serve_one(
                     else:
                         why = f"expected no more client events, got {got}"
                     result.divergence = f"client diverged at client event {k + 1}: {why}"
-                    await ws.close(1008, result.divergence[:120])
                     break
             arrived[0] = k + 1
             wake.set()
     finally:
         sender.cancel()
+    if result.divergence:
+        await ws.close(1008, result.divergence[:120])
 
 
 async def replay(
@@ -89,7 +90,9 @@ async def replay(
         finally:
             result.done.set()
 
-    async with serve(handler, host, port, max_size=None) as server:
+    # max_queue=None: with websockets' default (16) reading pauses while the app streams
+    # appends, and a --strict close handshake then stalls until close_timeout.
+    async with serve(handler, host, port, max_size=None, max_queue=None) as server:
         sock = next(iter(server.sockets))
         h, p = sock.getsockname()[:2]
         if on_listen:
