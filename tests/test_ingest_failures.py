@@ -37,8 +37,10 @@ def rtlens(*args: str, env: dict[str, str] | None = None) -> subprocess.Complete
     )
 
 
-def one_clear_line(result: subprocess.CompletedProcess[str]) -> str:
-    assert result.returncode == 1, result.stderr
+def one_clear_line(result: subprocess.CompletedProcess[str], code: int = 1) -> str:
+    """`ingest` finding an unusable database exits 1; `query` exits 2 (README: a database
+    it cannot use is a usage error there)."""
+    assert result.returncode == code, result.stderr
     assert "Traceback" not in result.stderr, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
@@ -63,7 +65,7 @@ def test_a_database_in_use_by_another_process_is_named_in_one_line(tmp_path: Pat
     try:
         line = one_clear_line(rtlens("ingest", str(SAMPLE), "--db", str(db)))
         assert line.startswith(f"Error: {db}: cannot open the database") and "lock" in line
-        line = one_clear_line(rtlens("query", "SELECT 1", "--db", str(db)))
+        line = one_clear_line(rtlens("query", "SELECT 1", "--db", str(db)), code=2)
         assert "in use by another process" in line
     finally:
         holder.close()
@@ -77,7 +79,7 @@ def test_someone_elses_database_is_refused_and_left_alone(tmp_path: Path) -> Non
     con.close()
     line = one_clear_line(rtlens("ingest", str(SAMPLE), "--db", str(db)))
     assert line.startswith(f"Error: {db}: not an rtlens database")
-    line = one_clear_line(rtlens("query", "SELECT 1", "--db", str(db)))
+    line = one_clear_line(rtlens("query", "SELECT 1", "--db", str(db)), code=2)
     assert "not an rtlens database" in line
     con = duckdb.connect(str(db))
     assert con.execute("SELECT * FROM sessions").fetchall() == [(1, "kept")]
@@ -90,7 +92,7 @@ def test_query_refuses_a_database_of_another_schema_version(tmp_path: Path) -> N
     con = duckdb.connect(str(db))
     con.execute("UPDATE rtlens_meta SET schema_version = 99")
     con.close()
-    line = one_clear_line(rtlens("query", "SELECT count(*) FROM events", "--db", str(db)))
+    line = one_clear_line(rtlens("query", "SELECT count(*) FROM events", "--db", str(db)), code=2)
     assert "schema version 99" in line
 
 
