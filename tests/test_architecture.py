@@ -22,10 +22,12 @@ FORBIDDEN = {
     "simulator": {"ingest", "store", "analysis", "report", "cli", "audio"},
     "audio": {"recording", "store", "analysis", "report", "simulator", "cli"},
     "export": {"recording", "ingest", "analysis", "report", "simulator", "cli", "audio"},
+    # replay serves a recording: it reads logfiles, nothing downstream of them
+    "replay": {"recording", "ingest", "store", "analysis", "report", "simulator", "cli", "audio"},
 }
 # third-party modules allowed only in some packages
 CONFINED = {
-    "websockets": {"recording", "simulator"},
+    "websockets": {"recording", "simulator", "replay"},
     "matplotlib": {"report"},
     # the WebRTC stack and its HTTP signalling serve the simulator only
     "aiortc": {"simulator"},

@@ -18,6 +18,7 @@ from rtlens.cli.export import export
 from rtlens.cli.ingest import ingest
 from rtlens.cli.query import query
 from rtlens.cli.record import record
+from rtlens.cli.replay import replay
 from rtlens.cli.report import report
 from rtlens.cli.simulate import simulate
 from rtlens.version import __version__
@@ -39,7 +40,7 @@ def main() -> None:
     """
 
 
-for command in (record, attach, simulate, ingest, report, query, audio, export):
+for command in (record, attach, simulate, replay, ingest, report, query, audio, export):
     main.add_command(command)
 
 

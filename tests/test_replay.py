@@ -1,0 +1,89 @@
+"""`rtlens replay` over real loopback WebSockets (speed 0: no waits, order only)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import orjson
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from rtlens.replay.schedule import ReplayError, load_schedule
+from rtlens.replay.server import ReplayResult, replay
+
+SAMPLE = Path(__file__).parent.parent / "sample_logs" / "ga_function_calling.jsonl"
+
+
+def _lines(path: Path) -> list[dict]:
+    return [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
+
+
+async def _run(strict: bool, diverge_at: int | None) -> tuple[int, int | None, str, ReplayResult]:
+    schedule = load_schedule(SAMPLE)
+    result = ReplayResult()
+    url: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+    task = asyncio.create_task(
+        replay(
+            schedule,
+            "127.0.0.1",
+            0,
+            speed=0,
+            strict=strict,
+            result=result,
+            on_listen=url.set_result,
+        )
+    )
+    clients = [ln["event"] for ln in _lines(SAMPLE) if ln.get("dir") == "client"]
+    received = 0
+    async with connect(await url, max_size=None) as ws:
+        async with connect(await url) as second:
+            with pytest.raises(ConnectionClosed):
+                await second.recv()
+            assert (second.close_code, second.close_reason) == (1013, "replay already in use")
+        for i, event in enumerate(clients):
+            if i == diverge_at:
+                event = {**event, "type": "bogus"}
+            try:
+                await ws.send(orjson.dumps(event).decode())
+            except ConnectionClosed:
+                break
+        try:
+            while received < len(schedule.steps):
+                await ws.recv()
+                received += 1
+        except ConnectionClosed:
+            pass
+        code, reason = ws.close_code, ws.close_reason or ""
+    if received == len(schedule.steps):
+        await ws.close()
+    await task
+    return received, code, reason, result
+
+
+def test_every_server_frame_is_released_and_second_client_refused() -> None:
+    server_lines = [ln for ln in _lines(SAMPLE) if ln.get("dir") == "server"]
+    received, _, _, result = asyncio.run(_run(strict=False, diverge_at=None))
+    assert received == len(server_lines)  # every recorded server frame, once
+    assert result.divergence is None
+
+
+def test_strict_divergence_names_expected_got_and_line() -> None:
+    lines = _lines(SAMPLE)
+    client_line_nos = [n for n, ln in enumerate(lines, 1) if ln.get("dir") == "client"]
+    expected = [ln for ln in lines if ln.get("dir") == "client"][2]["event"]["type"]
+    _, code, reason, result = asyncio.run(_run(strict=True, diverge_at=2))
+    assert code == 1008
+    want = f"expected {expected} (line {client_line_nos[2]}), got bogus"
+    assert result.divergence is not None and want in result.divergence
+    assert want in reason
+
+
+def test_recording_without_server_frames_is_too_short(tmp_path: Path) -> None:
+    path = tmp_path / "short.jsonl"
+    path.write_text(
+        '{"rtlens": 1, "session_id": "s"}\n{"ts": 1.0, "dir": "client", "event": {"type": "x"}}\n'
+    )
+    with pytest.raises(ReplayError, match="too short to replay"):
+        load_schedule(path)
