@@ -19,7 +19,7 @@ import orjson
 from rtlens import __version__
 from rtlens.catalogue import BY_WIRE, audio_field
 from rtlens.logfile import format as fmt
-from rtlens.logfile.redact import contains_key, scrub_keys, strip_audio
+from rtlens.logfile.redact import contains_key, scrub_binary, scrub_event, scrub_keys, strip_audio
 
 # A JSON string under a key naming an audio field (with whatever whitespace JSON allows).
 _AUDIO_STRING = re.compile(
@@ -106,7 +106,7 @@ class SessionWriter:
 
     def write_binary(self, direction: str, data: bytes, ts_us: int | None = None) -> int:
         ts_us = self.clock.now_us() if ts_us is None else ts_us
-        self._write(fmt.encode_binary(ts_us, direction, data))
+        self._write(fmt.encode_binary(ts_us, direction, scrub_binary(data)))
         self.events += 1
         return ts_us
 
@@ -141,8 +141,7 @@ class SessionWriter:
         if b"\n" in raw or b"\r" in raw:
             # Pretty-printed JSON would break the one-line-per-frame format; the value is kept.
             raw = orjson.dumps(event)
-        if contains_key(raw):
-            raw = scrub_keys(raw)
+        raw = scrub_event(raw, event)
         return fmt.encode_event(ts_us, direction, raw, audio_bytes)
 
     def _too_deep_line(self, ts_us: int, direction: str, raw: bytes, event: Any) -> bytes:
