@@ -34,6 +34,34 @@ class RecordingError(OSError):
     """The recording could not be written."""
 
 
+# Recordings hold prompts, voices and transcripts: owner-only unless asked otherwise.
+PRIVATE_FILE_MODE = 0o600
+PRIVATE_DIR_MODE = 0o700
+SHARED_FILE_MODE = 0o644  # the old behaviour (`--shared-files`), less the umask
+
+
+def make_out_dir(out_dir: str | os.PathLike[str], *, shared_files: bool = False) -> None:
+    """Create the recordings folder (and missing parents). Folders created here are 0700
+    whatever the umask (with `shared_files`, the umask decides); an existing folder is left
+    as its owner set it."""
+    path = Path(out_dir)
+    if shared_files:
+        path.mkdir(parents=True, exist_ok=True)
+        return
+    missing = []
+    while not path.exists():
+        missing.append(path)
+        if path.parent == path:
+            break
+        path = path.parent
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(mode=PRIVATE_DIR_MODE)
+        except FileExistsError:  # another session or process made it meanwhile
+            continue
+        folder.chmod(PRIVATE_DIR_MODE)  # mkdir's mode is cut by the umask
+
+
 class SessionWriter:
     """Append-only writer for one session file (SPEC §1)."""
 
@@ -46,6 +74,7 @@ class SessionWriter:
         redact_audio: bool = False,
         session_id: str | None = None,
         clock: fmt.SessionClock | None = None,
+        shared_files: bool = False,
         **header_extra: Any,
     ) -> None:
         self.clock = clock or fmt.SessionClock()
@@ -64,8 +93,11 @@ class SessionWriter:
             redaction={"secrets": True, "audio": redact_audio},
             **header_extra,
         )
+        mode = SHARED_FILE_MODE if shared_files else PRIVATE_FILE_MODE
         try:
-            self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, mode)
+            if not shared_files:
+                os.fchmod(self._fd, mode)  # exactly 0600, whatever the umask took away
         except OSError as exc:
             raise RecordingError(f"cannot create {self.path}: {exc.strerror or exc}") from exc
         line = fmt.encode_header(header)

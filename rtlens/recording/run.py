@@ -4,6 +4,7 @@ SIGINT or SIGTERM, then close every session cleanly so each file ends with a clo
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import os
 import signal
 import ssl
@@ -28,6 +29,26 @@ def parse_listen(value: str) -> tuple[str, int]:
     return host, int(port)
 
 
+def is_loopback(host: str) -> bool:
+    """Whether `host` only accepts connections from this machine (127.0.0.0/8, ::1,
+    localhost). Any other address, `0.0.0.0` and host names included, is reachable."""
+    if host.lower() in ("localhost", "localhost.", "ip6-localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def exposed_warning(host: str, port: int) -> str:
+    """The one line `rtlens record` prints (stderr) when it listens beyond this machine."""
+    return (
+        f"rtlens record: warning: listening on {host}:{port}, which is not loopback; the relay "
+        "has no authentication, so anyone who can reach it can use the upstream with the "
+        "app's key"
+    )
+
+
 def run_relay(
     host: str = "127.0.0.1",
     port: int = 8765,
@@ -38,6 +59,7 @@ def run_relay(
     report: Report = print,
     tls_cert: str | os.PathLike[str] | None = None,
     tls_key: str | os.PathLike[str] | None = None,
+    shared_files: bool = False,
 ) -> None:
     """Run the relay until SIGINT or SIGTERM, then close every session cleanly and return.
 
@@ -49,7 +71,7 @@ def run_relay(
         tls = None if tls_cert is None else server_context(tls_cert, tls_key)
     except TlsError as exc:
         raise RelayStartError(str(exc)) from None
-    asyncio.run(_run(host, port, upstream, Path(out_dir), redact_audio, report, tls))
+    asyncio.run(_run(host, port, upstream, Path(out_dir), redact_audio, report, tls, shared_files))
 
 
 async def _run(
@@ -60,6 +82,7 @@ async def _run(
     redact_audio: bool,
     report: Report,
     tls: ssl.SSLContext | None = None,
+    shared_files: bool = False,
 ) -> None:
     relay = RelayServer(
         host,
@@ -69,15 +92,18 @@ async def _run(
         redact_audio=redact_audio,
         report=report,
         tls=tls,
+        shared_files=shared_files,
     )
     await relay.start()
-    report(terminal.listening(relay.url, relay.upstream, out_dir, redact_audio))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     signals = (signal.SIGINT, signal.SIGTERM)
     for sig in signals:
         with suppress(NotImplementedError):  # Windows: Ctrl-C arrives as KeyboardInterrupt
             loop.add_signal_handler(sig, stop.set)
+    # Announced only once Ctrl-C is handled: a script that stops the relay as soon as it reads
+    # this line must get a clean shutdown, not a KeyboardInterrupt.
+    report(terminal.listening(relay.url, relay.upstream, out_dir, redact_audio))
     try:
         await stop.wait()
     finally:
