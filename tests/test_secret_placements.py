@@ -22,6 +22,7 @@ from relay_helpers import App, ScriptedUpstream, async_test, read_recording
 from websockets.asyncio.client import connect
 
 from rtlens.cli import main
+from rtlens.logfile.writer import SessionWriter
 from rtlens.recording import record_connection, serve_relay
 
 REALTIME = "/v1/realtime?model=gpt-realtime"
@@ -264,3 +265,22 @@ def test_ingest_never_unescapes_a_key_into_events_raw(tmp_path: Path) -> None:
     assert row is not None
     assert orjson.loads(row[0])["note"] == "<redacted>"
     assert key.encode() not in db.read_bytes()
+
+
+def test_a_frame_too_deep_to_re_encode_loses_its_escaped_key(tmp_path: Path) -> None:
+    """orjson writes 254 levels at most: a deeper frame is recorded from its bytes, where the
+    key's escapes are spelled out before the scan. A literal `\\u002d` (escaped backslash)
+    is text, not an escape, and stays as sent."""
+    key = _sk("deep")
+    escaped = key.replace("-", "\\u002d").encode()
+    frame = b'{"type":"test.deep","k":"' + escaped + b'","lit":"a\\\\u002db","n":'
+    frame += b"[" * 300 + b"]" * 300 + b"}"
+    writer = SessionWriter(tmp_path, source="library", upstream=None)
+    writer.write_text("client", frame)
+    writer.write_close("client", 1000, "")
+    (path,) = tmp_path.glob("*.jsonl")
+    data = path.read_bytes()
+    assert key.encode() not in data and escaped not in data
+    line = orjson.loads(data.splitlines()[1])
+    assert line["event"]["k"] == "<redacted>"
+    assert line["event"]["lit"] == "a\\u002db"  # backslash, u, 0, 0, 2, d: as sent

@@ -152,6 +152,21 @@ def scrub_event(raw: bytes, event: Any) -> bytes:
     return raw
 
 
+# `\u00XX` spelling a key character ([A-Za-z0-9_-]), after an even run of backslashes (an odd
+# one would make it literal text). Spelled out, such an escape stays valid JSON.
+_KEY_CHAR_ESCAPE = re.compile(
+    rb"(?<!\\)((?:\\\\)*)\\u00(2[dD]|3[0-9]|4[1-9a-fA-F]|5[0-9aA]|5[fF]|6[1-9a-fA-F]|7[0-9aA])"
+)
+
+
+def scrub_escaped_bytes(raw: bytes) -> bytes:
+    """Keys in JSON bytes that cannot be parsed and re-encoded (too deep for orjson): key
+    characters spelled as `\\u00XX` are written plainly, then plain keys are replaced."""
+    if b"\\u" in raw:
+        raw = _KEY_CHAR_ESCAPE.sub(lambda m: m[1] + bytes([int(m[2], 16)]), raw)
+    return scrub_keys(raw) if contains_key(raw) else raw
+
+
 def _has_key(value: Any) -> bool:
     stack = [value]
     while stack:  # iterative: a frame may nest deeper than Python recurses

@@ -19,7 +19,14 @@ import orjson
 from rtlens import __version__
 from rtlens.catalogue import BY_WIRE, audio_field
 from rtlens.logfile import format as fmt
-from rtlens.logfile.redact import contains_key, scrub_binary, scrub_event, scrub_keys, strip_audio
+from rtlens.logfile.redact import (
+    contains_key,
+    scrub_binary,
+    scrub_escaped_bytes,
+    scrub_event,
+    scrub_keys,
+    strip_audio,
+)
 
 # A JSON string under a key naming an audio field (with whatever whitespace JSON allows).
 _AUDIO_STRING = re.compile(
@@ -183,8 +190,7 @@ class SessionWriter:
         parsed event (where `strip_audio` cut it) cannot be written."""
         if self.redact_audio:
             raw = _AUDIO_STRING.sub(rb'\1""', raw)
-        if contains_key(raw):
-            raw = scrub_keys(raw)
+        raw = scrub_escaped_bytes(raw)  # the parsed event cannot be re-encoded here
         if b"\n" in raw or b"\r" in raw:
             return fmt.encode_text(ts_us, direction, raw.decode("utf-8", "replace"))
         return fmt.encode_event(ts_us, direction, raw, None)
