@@ -33,6 +33,11 @@ import click
     is_flag=True,
     help='Write base64 audio as "" plus its decoded byte count.',
 )
+@click.option(
+    "--shared-files",
+    is_flag=True,
+    help="Create recordings 0644 and folders per the umask (default: files 0600, folders 0700).",
+)
 # -- TLS (h14clients) --
 @click.option(
     "--tls-cert",
@@ -59,6 +64,7 @@ def record(
     upstream: str,
     out_dir: str,
     redact_audio: bool,
+    shared_files: bool,
     tls_cert: str | None,
     tls_key: str | None,
     workers: int | None,
@@ -67,6 +73,8 @@ def record(
 
     Point the app at the relay instead of the API: same path and query, same headers (auth
     passes through to the API but is never written). Ctrl-C closes every session cleanly.
+    Recordings are private (files 0600, new folders 0700) unless --shared-files. Listening
+    beyond loopback prints a warning: the relay has no authentication of its own.
 
     \b
     Example:
@@ -74,7 +82,14 @@ def record(
       # then connect the app to ws://127.0.0.1:8765/v1/realtime?model=gpt-realtime
       # openai SDK: AsyncOpenAI(websocket_base_url="ws://127.0.0.1:8765/v1")
     """
-    from rtlens.recording import RelayStartError, normalize_upstream, parse_listen, run_relay
+    from rtlens.recording import (
+        RelayStartError,
+        exposed_warning,
+        is_loopback,
+        normalize_upstream,
+        parse_listen,
+        run_relay,
+    )
     from rtlens.recording.workers import default_workers
 
     try:
@@ -85,6 +100,8 @@ def record(
         upstream = normalize_upstream(upstream)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="'--upstream'") from None
+    if not is_loopback(host):
+        click.echo(exposed_warning(host, port), err=True)
     try:
         run_relay(
             host,
@@ -92,6 +109,7 @@ def record(
             upstream=upstream,
             out_dir=out_dir,
             redact_audio=redact_audio,
+            shared_files=shared_files,
             report=click.echo,
             tls_cert=tls_cert,
             tls_key=tls_key,

@@ -49,6 +49,7 @@ from rtlens.logfile.reader import (
     Record,
     read_records,
 )
+from rtlens.logfile.redact import contains_key, scrub_keys
 from rtlens.schema import TABLE_NAMES
 
 EVENTS_CHUNK_ROWS = 8_192  # event lines handed to the sink at a time
@@ -194,6 +195,7 @@ def _run(
     direction_field = DIRECTION_FIELD
     max_raw = MAX_LINE_RAW
     dumps = orjson.dumps
+    has_key = contains_key
     routes = ROUTES
     votes = st.votes
     client_types = st.client_types
@@ -248,6 +250,8 @@ def _run(
             except TypeError:  # nested deeper than orjson writes: this line only is lost
                 st.ingest_errors.append(too_deep(line_no))
                 continue
+            if has_key(raw):  # an escaped key (`sk\\u002d…`) is plain once re-encoded
+                raw = scrub_keys(raw)
             seq += 1
             route = handler = wire_type = None
             if type(event) is dict:
@@ -330,6 +334,8 @@ def _run(
         elif kind in (TEXT, BINARY):
             seq += 1
             raw = dumps(event)
+            if has_key(raw):
+                raw = scrub_keys(raw)
             if direction == "client":
                 st.note_bad_frame(TEXT_FRAME if kind == TEXT else BINARY_FRAME)
             st.n_unknown += 1

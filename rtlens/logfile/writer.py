@@ -18,7 +18,14 @@ import orjson
 
 from rtlens.catalogue import BY_WIRE, audio_field
 from rtlens.logfile import format as fmt
-from rtlens.logfile.redact import contains_key, scrub_keys, strip_audio
+from rtlens.logfile.redact import (
+    contains_key,
+    scrub_binary,
+    scrub_escaped_bytes,
+    scrub_event,
+    scrub_keys,
+    strip_audio,
+)
 from rtlens.version import __version__
 
 # A JSON string under a key naming an audio field (with whatever whitespace JSON allows).
@@ -34,6 +41,34 @@ class RecordingError(OSError):
     """The recording could not be written."""
 
 
+# Recordings hold prompts, voices and transcripts: owner-only unless asked otherwise.
+PRIVATE_FILE_MODE = 0o600
+PRIVATE_DIR_MODE = 0o700
+SHARED_FILE_MODE = 0o644  # the old behaviour (`--shared-files`), less the umask
+
+
+def make_out_dir(out_dir: str | os.PathLike[str], *, shared_files: bool = False) -> None:
+    """Create the recordings folder (and missing parents). Folders created here are 0700
+    whatever the umask (with `shared_files`, the umask decides); an existing folder is left
+    as its owner set it."""
+    path = Path(out_dir)
+    if shared_files:
+        path.mkdir(parents=True, exist_ok=True)
+        return
+    missing = []
+    while not path.exists():
+        missing.append(path)
+        if path.parent == path:
+            break
+        path = path.parent
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(mode=PRIVATE_DIR_MODE)
+        except FileExistsError:  # another session or process made it meanwhile
+            continue
+        folder.chmod(PRIVATE_DIR_MODE)  # mkdir's mode is cut by the umask
+
+
 class SessionWriter:
     """Append-only writer for one session file (SPEC §1)."""
 
@@ -46,6 +81,7 @@ class SessionWriter:
         redact_audio: bool = False,
         session_id: str | None = None,
         clock: fmt.SessionClock | None = None,
+        shared_files: bool = False,
         **header_extra: Any,
     ) -> None:
         self.clock = clock or fmt.SessionClock()
@@ -64,8 +100,11 @@ class SessionWriter:
             redaction={"secrets": True, "audio": redact_audio},
             **header_extra,
         )
+        mode = SHARED_FILE_MODE if shared_files else PRIVATE_FILE_MODE
         try:
-            self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, mode)
+            if not shared_files:
+                os.fchmod(self._fd, mode)  # exactly 0600, whatever the umask took away
         except OSError as exc:
             raise RecordingError(f"cannot create {self.path}: {exc.strerror or exc}") from exc
         line = fmt.encode_header(header)
@@ -106,7 +145,7 @@ class SessionWriter:
 
     def write_binary(self, direction: str, data: bytes, ts_us: int | None = None) -> int:
         ts_us = self.clock.now_us() if ts_us is None else ts_us
-        self._write(fmt.encode_binary(ts_us, direction, data))
+        self._write(fmt.encode_binary(ts_us, direction, scrub_binary(data)))
         self.events += 1
         return ts_us
 
@@ -141,8 +180,7 @@ class SessionWriter:
         if b"\n" in raw or b"\r" in raw:
             # Pretty-printed JSON would break the one-line-per-frame format; the value is kept.
             raw = orjson.dumps(event)
-        if contains_key(raw):
-            raw = scrub_keys(raw)
+        raw = scrub_event(raw, event)
         return fmt.encode_event(ts_us, direction, raw, audio_bytes)
 
     def _too_deep_line(self, ts_us: int, direction: str, raw: bytes, event: Any) -> bytes:
@@ -152,8 +190,7 @@ class SessionWriter:
         parsed event (where `strip_audio` cut it) cannot be written."""
         if self.redact_audio:
             raw = _AUDIO_STRING.sub(rb'\1""', raw)
-        if contains_key(raw):
-            raw = scrub_keys(raw)
+        raw = scrub_escaped_bytes(raw)  # the parsed event cannot be re-encoded here
         if b"\n" in raw or b"\r" in raw:
             return fmt.encode_text(ts_us, direction, raw.decode("utf-8", "replace"))
         return fmt.encode_event(ts_us, direction, raw, None)

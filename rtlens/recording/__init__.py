@@ -18,7 +18,7 @@ from rtlens.logfile.writer import RecordingError
 from rtlens.recording.hook import RecordedConnection, RecordedSyncConnection, record_connection
 from rtlens.recording.openai_hook import OpenAIRecording, record_openai
 from rtlens.recording.relay import RelayServer, RelayStartError, serve_relay
-from rtlens.recording.run import parse_listen, run_relay
+from rtlens.recording.run import exposed_warning, is_loopback, parse_listen, run_relay
 from rtlens.recording.upstream import DEFAULT_UPSTREAM, normalize_upstream
 
 __all__ = [
@@ -29,6 +29,8 @@ __all__ = [
     "RecordingError",
     "RelayServer",
     "RelayStartError",
+    "exposed_warning",
+    "is_loopback",
     "normalize_upstream",
     "parse_listen",
     "record",

@@ -28,7 +28,7 @@ from websockets.protocol import State
 from websockets.sync.client import ClientConnection as SyncClientConnection
 from websockets.typing import Data
 
-from rtlens.logfile.writer import RecordingError, SessionWriter
+from rtlens.logfile.writer import RecordingError, SessionWriter, make_out_dir
 from rtlens.recording.closing import INTERNAL_ERROR, close_seen
 from rtlens.recording.describe import describe_request, describe_response, safe_text, safe_url
 
@@ -50,13 +50,14 @@ class _Recorder:
         redact_audio: bool,
         header_extra: dict[str, Any],
         source: str = "library",
+        shared_files: bool = False,
     ) -> None:
         request = ws.request
         if upstream is None and request is not None:
             scheme = "wss" if _is_secure(ws) else "ws"
             upstream = f"{scheme}://{request.headers.get('Host', '')}{request.path}"
         try:
-            Path(out_dir).mkdir(parents=True, exist_ok=True)
+            make_out_dir(out_dir, shared_files=shared_files)
         except OSError as exc:
             raise RecordingError(f"cannot create {out_dir}: {exc.strerror or exc}") from exc
         self.writer = SessionWriter(
@@ -64,6 +65,7 @@ class _Recorder:
             source=source,
             upstream=safe_url(upstream) if upstream else None,
             redact_audio=redact_audio,
+            shared_files=shared_files,
             request=describe_request(request.path, request.headers) if request else None,
             response=describe_response(ws.response, ws.subprotocol),
             **header_extra,
@@ -296,22 +298,28 @@ def record_connection(
     upstream: str | None = None,
     redact_audio: bool = False,
     source: str = "library",
+    shared_files: bool = False,
     **header_extra: Any,
 ) -> RecordedConnection | RecordedSyncConnection:
     """Record an open websockets client connection; use the returned object in its place.
 
     `upstream` defaults to the URL the connection was opened with (credentials removed);
     `source` is the header's (SPEC §1: `library`, or `sideband` for `rtlens attach`).
+    The file is 0600 in a folder created 0700; `shared_files=True` keeps 0644 (less umask).
     Extra keyword arguments become extra keys of the recording's header line.
     Raises `RecordingError` if the file cannot be created.
     """
     if isinstance(ws, _Recorded):
         raise ValueError(f"this connection is already being recorded to {ws.path}")
     if isinstance(ws, AsyncClientConnection):
-        recorder = _Recorder(ws, out_dir, upstream, redact_audio, header_extra, source)
+        recorder = _Recorder(
+            ws, out_dir, upstream, redact_audio, header_extra, source, shared_files
+        )
         return RecordedConnection(ws, recorder)
     if isinstance(ws, SyncClientConnection):
-        recorder = _Recorder(ws, out_dir, upstream, redact_audio, header_extra, source)
+        recorder = _Recorder(
+            ws, out_dir, upstream, redact_audio, header_extra, source, shared_files
+        )
         return RecordedSyncConnection(ws, recorder)
     raise TypeError(
         "record_connection() takes a websockets client connection (websockets.asyncio.client "

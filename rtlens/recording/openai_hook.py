@@ -30,9 +30,14 @@ class OpenAIRecording:
     """The files of one recorded SDK connection (more than one if the SDK reconnected)."""
 
     def __init__(
-        self, out_dir: str | os.PathLike[str], redact_audio: bool, header_extra: dict[str, Any]
+        self,
+        out_dir: str | os.PathLike[str],
+        redact_audio: bool,
+        header_extra: dict[str, Any],
+        shared_files: bool = False,
     ) -> None:
         self.out_dir = out_dir
+        self.shared_files = shared_files
         self.redact_audio = redact_audio
         self.header_extra = header_extra
         self.paths: list[Path] = []
@@ -49,7 +54,12 @@ class OpenAIRecording:
         if self.current is not None:
             extra["previous_session_id"] = self.current.writer.session_id
         recorded = record_connection(
-            ws, self.out_dir, redact_audio=self.redact_audio, sdk="openai", **extra
+            ws,
+            self.out_dir,
+            redact_audio=self.redact_audio,
+            shared_files=self.shared_files,
+            sdk="openai",
+            **extra,
         )
         self.current = recorded
         self.paths.append(recorded.path)
@@ -61,6 +71,7 @@ def record_openai(
     out_dir: str | os.PathLike[str] = "recordings",
     *,
     redact_audio: bool = False,
+    shared_files: bool = False,
     **header_extra: Any,
 ) -> OpenAIRecording:
     """Record an open `openai` realtime connection (`AsyncRealtimeConnection` or
@@ -71,7 +82,7 @@ def record_openai(
             "record_openai() takes the connection of `client.realtime.connect(...)`, "
             f"not {type(conn).__name__}"
         )
-    recording = OpenAIRecording(out_dir, redact_audio, header_extra)
+    recording = OpenAIRecording(out_dir, redact_audio, header_extra, shared_files)
     conn._connection = recording.wrap(ws)
     make_ws = conn._make_ws
     if make_ws is not None:

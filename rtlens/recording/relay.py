@@ -34,7 +34,7 @@ from websockets.protocol import State
 from websockets.typing import Subprotocol
 
 from rtlens.logfile.format import SessionClock
-from rtlens.logfile.writer import RecordingError, SessionWriter
+from rtlens.logfile.writer import RecordingError, SessionWriter, make_out_dir
 from rtlens.recording import terminal
 from rtlens.recording.closing import GOING_AWAY, INTERNAL_ERROR, fit_reason
 from rtlens.recording.describe import describe_request, describe_response, safe_url
@@ -98,12 +98,14 @@ class RelayServer:
         tls: ssl.SSLContext | None = None,
         sock: socket.socket | None = None,
         on_sessions: Callable[[int, int], None] | None = None,
+        shared_files: bool = False,
     ) -> None:
         """`sock`: a socket already bound to `host`:`port` to listen on (a relay worker's);
         `on_sessions(started, open)` is called whenever a session starts or ends."""
         self.host = host
         self._sock = sock
         self._on_sessions = on_sessions
+        self.shared_files = shared_files  # 0644 files, umask folders (else 0600 / 0700)
         self.tls = tls  # serve wss:// with this context (`--tls-cert`), else ws://
         self._port = port
         self.upstream = upstream
@@ -138,7 +140,7 @@ class RelayServer:
             self.upstream = normalize_upstream(self.upstream)
         except ValueError as exc:
             raise RelayStartError(str(exc)) from None
-        check_out_dir(self.out_dir)
+        check_out_dir(self.out_dir, self.shared_files)
         try:
             where: dict[str, Any] = (
                 {"sock": self._sock} if self._sock else {"host": self.host, "port": self._port}
@@ -228,6 +230,7 @@ class RelayServer:
                 source="relay",
                 upstream=safe_url(conn.upstream_url),
                 redact_audio=self.redact_audio,
+                shared_files=self.shared_files,
                 clock=conn.clock,
                 request=described,
                 response=response,
@@ -266,10 +269,10 @@ class RelayServer:
         await asyncio.gather(*legs)
 
 
-def check_out_dir(out_dir: Path) -> None:
+def check_out_dir(out_dir: Path, shared_files: bool = False) -> None:
     """Create the folder and prove a file can be written there (root ignores mode bits)."""
     try:
-        out_dir.mkdir(parents=True, exist_ok=True)
+        make_out_dir(out_dir, shared_files=shared_files)
         with tempfile.TemporaryFile(dir=out_dir) as probe:
             probe.write(b"rtlens")
             probe.flush()
@@ -306,6 +309,7 @@ async def serve_relay(
     report: Report | None = None,
     upstream_timeout: float = 10.0,
     tls: ssl.SSLContext | None = None,
+    shared_files: bool = False,
 ) -> AsyncIterator[RelayServer]:
     """Run the relay for the duration of the block (port 0 picks a free port)."""
     relay = RelayServer(
@@ -317,6 +321,7 @@ async def serve_relay(
         report=report,
         upstream_timeout=upstream_timeout,
         tls=tls,
+        shared_files=shared_files,
     )
     await relay.start()
     try:

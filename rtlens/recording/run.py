@@ -4,6 +4,7 @@ SIGINT or SIGTERM, then close every session cleanly so each file ends with a clo
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import os
 import signal
 import ssl
@@ -28,6 +29,26 @@ def parse_listen(value: str) -> tuple[str, int]:
     return host, int(port)
 
 
+def is_loopback(host: str) -> bool:
+    """Whether `host` only accepts connections from this machine (127.0.0.0/8, ::1,
+    localhost). Any other address, `0.0.0.0` and host names included, is reachable."""
+    if host.lower() in ("localhost", "localhost.", "ip6-localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def exposed_warning(host: str, port: int) -> str:
+    """The one line `rtlens record` prints (stderr) when it listens beyond this machine."""
+    return (
+        f"rtlens record: warning: listening on {host}:{port}, which is not loopback; the relay "
+        "has no authentication, so anyone who can reach it can use the upstream with the "
+        "app's key"
+    )
+
+
 def run_relay(
     host: str = "127.0.0.1",
     port: int = 8765,
@@ -39,6 +60,7 @@ def run_relay(
     tls_cert: str | os.PathLike[str] | None = None,
     tls_key: str | os.PathLike[str] | None = None,
     workers: int = 1,
+    shared_files: bool = False,
 ) -> None:
     """Run the relay until SIGINT or SIGTERM, then close every session cleanly and return.
 
@@ -59,10 +81,10 @@ def run_relay(
             upstream = normalize_upstream(upstream)
         except ValueError as exc:
             raise RelayStartError(str(exc)) from None
-        options = RelayOptions(upstream, Path(out_dir), redact_audio, tls)
+        options = RelayOptions(upstream, Path(out_dir), redact_audio, tls, shared_files)
         run_workers(host, port, workers, options, report)
         return
-    asyncio.run(_run(host, port, upstream, Path(out_dir), redact_audio, report, tls))
+    asyncio.run(_run(host, port, upstream, Path(out_dir), redact_audio, report, tls, shared_files))
 
 
 async def _run(
@@ -73,6 +95,7 @@ async def _run(
     redact_audio: bool,
     report: Report,
     tls: ssl.SSLContext | None = None,
+    shared_files: bool = False,
 ) -> None:
     relay = RelayServer(
         host,
@@ -82,15 +105,18 @@ async def _run(
         redact_audio=redact_audio,
         report=report,
         tls=tls,
+        shared_files=shared_files,
     )
     await relay.start()
-    report(terminal.listening(relay.url, relay.upstream, out_dir, redact_audio))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     signals = (signal.SIGINT, signal.SIGTERM)
     for sig in signals:
         with suppress(NotImplementedError):  # Windows: Ctrl-C arrives as KeyboardInterrupt
             loop.add_signal_handler(sig, stop.set)
+    # Announced only once Ctrl-C is handled: a script that stops the relay as soon as it reads
+    # this line must get a clean shutdown, not a KeyboardInterrupt.
+    report(terminal.listening(relay.url, relay.upstream, out_dir, redact_audio))
     try:
         await stop.wait()
     finally:

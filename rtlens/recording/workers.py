@@ -51,6 +51,7 @@ class RelayOptions:
     out_dir: Path
     redact_audio: bool
     tls: ssl.SSLContext | None
+    shared_files: bool = False  # 0644 files and umask folders, as before rtlens made them private
 
 
 @dataclass(frozen=True)
@@ -111,7 +112,7 @@ class _Worker:
 
 def run_workers(host: str, port: int, workers: int, options: RelayOptions, report: Report) -> None:
     """Run `workers` relay processes until SIGINT or SIGTERM (see the module's text)."""
-    check_out_dir(options.out_dir)
+    check_out_dir(options.out_dir, options.shared_files)
     reuse_port = reuse_port_available()
     anchor = _reserve(host, port, reuse_port)
     port = anchor.getsockname()[1]
@@ -260,6 +261,7 @@ async def _serve(
         redact_audio=options.redact_audio,
         report=report,
         tls=options.tls,
+        shared_files=options.shared_files,
         sock=sock,
         on_sessions=count,
     )
