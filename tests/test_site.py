@@ -169,3 +169,24 @@ def test_index_in_a_real_browser(tmp_path: Path) -> None:
         assert page.errors == []
         page.goto(dict(hrefs)["h-c"])
         screenshot(page, "site_session.png")
+
+
+def test_from_a_database_whose_recording_moved(tmp_path: Path) -> None:
+    fleet_dir, site, db = tmp_path / "fleet", tmp_path / "site", tmp_path / "rt.duckdb"
+    fleet_dir.mkdir()
+    write_hand(fleet_dir, ["h-a", "h-b"])
+    subprocess.run(
+        [sys.executable, "-m", "rtlens", "ingest", str(fleet_dir), "--db", str(db)],
+        check=True,
+        capture_output=True,
+        cwd=REPO,
+    )
+    (fleet_dir / "h-b.jsonl").unlink()  # its page can no longer be fingerprinted
+    cmd = [sys.executable, "-m", "rtlens", "report", "--db", str(db), "--html-dir", str(site)]
+    first = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=REPO)
+    assert first.returncode == 0, first.stderr
+    assert "(2 page(s) rendered, 0 unchanged)" in first.stderr
+    again = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=REPO)
+    assert "(1 page(s) rendered, 1 unchanged)" in again.stderr  # h-b renders every time
+    assert "rendered " + page_name("h-b") in again.stderr
+    assert "rendered " + page_name("h-a") not in again.stderr

@@ -19,10 +19,14 @@ _EDGE = 64 * 1024
 _FORMAT = 1
 
 
-def fingerprint(source_file: str | Path) -> str:
-    """The source file's fingerprint (reads at most 128 KiB, whatever the file's size)."""
+def fingerprint(source_file: str | Path) -> str | None:
+    """The source file's fingerprint (reads at most 128 KiB, whatever the file's size);
+    None when it cannot be read (a database whose recordings moved): render every time."""
     path = Path(source_file)
-    st = path.stat()
+    try:
+        st = path.stat()
+    except OSError:
+        return None
     digest = hashlib.sha256()
     with path.open("rb") as f:
         digest.update(f.read(_EDGE))
@@ -50,11 +54,12 @@ class Manifest:
         pages = data.get("pages")
         return cls(pages if isinstance(pages, dict) else {})
 
-    def is_current(self, site: Path, session_id: str, page: str, print_: str) -> bool:
+    def is_current(self, site: Path, session_id: str, page: str, print_: str | None) -> bool:
         """Whether the page on disk was rendered from this very input."""
         entry = self.pages.get(session_id)
         return (
-            entry is not None
+            print_ is not None
+            and entry is not None
             and entry.get("page") == page
             and entry.get("fingerprint") == print_
             and (site / page).is_file()

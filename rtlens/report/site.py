@@ -82,7 +82,8 @@ def build_site(
                 result.rendered.append(page)
             else:
                 result.kept.append(page)
-            fresh[row.session_id] = {"page": page, "fingerprint": print_}
+            if print_ is not None:
+                fresh[row.session_id] = {"page": page, "fingerprint": print_}
             if progress is not None:
                 progress(i, len(rows), page, rendered)
     finally:
