@@ -326,14 +326,16 @@ def fleet_over_time(buckets: list[Any], unit: str) -> Figure:
     lat.set_ylabel("ms")
     lat.set_ylim(bottom=0)
     cost = lat.twinx()
-    cost.bar(
+    # markers, not bars: a bar an hour or a day wide vanishes on a fleet spanning months
+    cost.plot(
         xs,
-        [b.cost_usd or 0.0 for b in buckets],
-        alpha=0.25,
+        [b.cost_usd for b in buckets],
+        marker="s",
+        linestyle="--",
         color="#7f8c99",
-        width=(1 / 24 if unit == "hour" else 1) * 0.8,
         label="cost (USD)",
     )
+    cost.set_ylim(bottom=0)
     cost.set_ylabel("USD")
     lat.set_title(f"v2v, cost per {unit}", loc="left", fontsize=11)
     lat.grid(alpha=0.3)
