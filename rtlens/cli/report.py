@@ -6,10 +6,14 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from rtlens.cli.options import db_option, paths_argument
+
+if TYPE_CHECKING:
+    from rtlens.report.build import Report
 
 
 def _check_html_path(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
@@ -36,6 +40,13 @@ def _check_html_path(_ctx: click.Context, _param: click.Parameter, value: str | 
     help="Also write a self-contained HTML page with plots to this file.",
 )
 @click.option(
+    "--html-dir",
+    "site_dir",
+    type=click.Path(file_okay=True, dir_okay=True),
+    help="Write a fleet site here: index.html and one page per session (re-runs render "
+    "only new or changed sessions).",
+)
+@click.option(
     "--v2v-threshold",
     type=float,
     default=1200.0,
@@ -47,6 +58,7 @@ def report(
     db: str | None,
     as_json: bool,
     html_path: str | None,
+    site_dir: str | None,
     v2v_threshold: float,
 ) -> None:
     """Summarize one session, or many (folders, several files, or --db).
@@ -60,14 +72,22 @@ def report(
       rtlens report sample_logs/ga_voice_conversation.jsonl
       rtlens report recordings/ --html report.html
       rtlens report --db rt.duckdb --json
+      rtlens report recordings/ --html-dir site/   # then open site/index.html
     """
     from rtlens.errors import InputError
     from rtlens.report.build import NoSessionsError, as_json_data, build
 
     if not paths and db is None:
         raise click.UsageError("give recordings (files or folders) or --db FILE")
+    if site_dir is not None:
+        _check_site_dir(Path(site_dir))
     try:
-        result = build(list(paths), db, v2v_threshold_ms=v2v_threshold, html=html_path is not None)
+        result = build(
+            list(paths),
+            db,
+            v2v_threshold_ms=v2v_threshold,
+            html=html_path is not None or site_dir is not None,
+        )
     except NoSessionsError as exc:
         raise click.ClickException(str(exc)) from exc  # ran, found nothing: exit 1
     except InputError as exc:
@@ -79,6 +99,8 @@ def report(
     if html_path:
         Path(html_path).write_text(result.html(), encoding="utf-8")
         click.echo(f"HTML report written to {html_path}", err=as_json)
+    if site_dir is not None:
+        _write_site(result, Path(site_dir), v2v_threshold)
     for problem in result.problems:
         click.echo(
             f"{problem.source_file}: {problem.count} line(s) could not be read ({problem.first})",
@@ -86,3 +108,31 @@ def report(
         )
     if result.problems:
         sys.exit(1)
+
+
+def _check_site_dir(site: Path) -> None:
+    """A site folder that is a file is one line and exit 2, before any ingest."""
+    from rtlens.report.site import SitePathError, prepare_site_dir
+
+    try:
+        prepare_site_dir(site)
+    except SitePathError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(2)
+
+
+def _write_site(result: Report, site: Path, v2v_threshold: float) -> None:
+    from rtlens.report.site import build_site
+
+    def progress(done: int, total: int, page: str, rendered: bool) -> None:
+        # A line per rendered page, and one every 100 kept ones: a big fleet shows it moves.
+        if rendered or done % 100 == 0 or done == total:
+            verb = "rendered" if rendered else "unchanged"
+            click.echo(f"[{done}/{total}] {verb} {page}", err=True)
+
+    out = build_site(result.con, site, v2v_threshold_ms=v2v_threshold, progress=progress)
+    click.echo(
+        f"Site written to {out.index} ({len(out.rendered)} page(s) rendered, "
+        f"{len(out.kept)} unchanged)",
+        err=True,
+    )

@@ -313,3 +313,52 @@ def scatter_sessions(sessions: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The sessions the fleet scatter plots (those with a clean p50 and a known cost), in
     the order of its points."""
     return [s for s in sessions if s["v2v_p50_ms"] is not None and s["cost_usd"] is not None]
+
+
+def fleet_over_time(buckets: list[Any], unit: str) -> Figure:
+    """The fleet per hour or day (`rtlens.analysis.fleet.Bucket`s): clean v2v p50/p95 and
+    cost on the left, errors per session and barge-ins per minute on the right."""
+    fig = _figure(3.2, top=0.86)
+    lat, rates = fig.subplots(1, 2)
+    xs = [b.start for b in buckets]
+    lat.plot(xs, [b.v2v_p50_ms for b in buckets], marker="o", label="v2v p50 (ms)")
+    lat.plot(xs, [b.v2v_p95_ms for b in buckets], marker="o", label="v2v p95 (ms)")
+    lat.set_ylabel("ms")
+    lat.set_ylim(bottom=0)
+    cost = lat.twinx()
+    # markers, not bars: a bar an hour or a day wide vanishes on a fleet spanning months
+    cost.plot(
+        xs,
+        [b.cost_usd for b in buckets],
+        marker="s",
+        linestyle="--",
+        color="#7f8c99",
+        label="cost (USD)",
+    )
+    cost.set_ylim(bottom=0)
+    cost.set_ylabel("USD")
+    lat.set_title(f"v2v, cost per {unit}", loc="left", fontsize=11)
+    lat.grid(alpha=0.3)
+    handles = lat.get_legend_handles_labels()[0] + cost.get_legend_handles_labels()[0]
+    _legend_outside(lat, handles=handles, ncols=3)
+    rates.plot(
+        xs,
+        [b.errors_per_session for b in buckets],
+        marker="o",
+        color=CATEGORY_COLORS["interrupted"],
+        label="errors per session",
+    )
+    rates.plot(
+        xs,
+        [b.barge_ins_per_minute for b in buckets],
+        marker="o",
+        color=CATEGORY_COLORS["tool"],
+        label="barge-ins per minute",
+    )
+    rates.set_ylim(bottom=0)
+    rates.set_title(f"Rates per {unit}", loc="left", fontsize=11)
+    rates.grid(alpha=0.3)
+    _legend_outside(rates, ncols=2)
+    for ax in (lat, rates):
+        ax.tick_params(axis="x", labelrotation=30, labelsize=8)
+    return fig
