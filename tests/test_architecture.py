@@ -13,17 +13,23 @@ PACKAGE = Path(rtlens.__file__).parent
 
 # package -> packages it must never import
 FORBIDDEN = {
-    "logfile": {"recording", "ingest", "store", "analysis", "report", "simulator", "cli"},
-    "recording": {"ingest", "store", "analysis", "report", "simulator", "cli"},
-    "ingest": {"recording", "analysis", "report", "simulator", "cli"},
-    "store": {"recording", "ingest", "analysis", "report", "simulator", "cli"},
+    "logfile": {"recording", "ingest", "store", "analysis", "report", "simulator", "cli", "live"},
+    "recording": {"ingest", "store", "analysis", "report", "simulator", "cli", "live"},
+    "ingest": {"recording", "analysis", "report", "simulator", "cli", "live"},
+    "store": {"recording", "ingest", "analysis", "report", "simulator", "cli", "live"},
     "analysis": {"recording", "report", "simulator", "cli"},
     "report": {"recording", "simulator", "cli"},
     "simulator": {"ingest", "store", "analysis", "report", "cli", "audio"},
     "audio": {"recording", "store", "analysis", "report", "simulator", "cli"},
+    # live metrics: the ingest normalizer run on the relay's closed recordings
+    "live": {"recording", "store", "analysis", "report", "simulator", "cli"},
 }
 # third-party modules allowed only in some packages
-CONFINED = {"websockets": {"recording", "simulator"}, "matplotlib": {"report"}}
+CONFINED = {
+    "websockets": {"recording", "simulator"},
+    "matplotlib": {"report"},
+    "prometheus_client": {"live"},
+}
 
 
 def imports(path: Path) -> set[str]:

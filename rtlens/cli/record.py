@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 import click
 
 
@@ -47,6 +50,12 @@ import click
     help="The certificate's private key (if not in the --tls-cert file).",
 )
 # -- end TLS --
+@click.option(
+    "--metrics",
+    "metrics_addr",
+    metavar="HOST:PORT",
+    help="Serve Prometheus metrics at http://HOST:PORT/metrics (e.g. 127.0.0.1:9464).",
+)
 def record(
     listen: str,
     upstream: str,
@@ -54,6 +63,7 @@ def record(
     redact_audio: bool,
     tls_cert: str | None,
     tls_key: str | None,
+    metrics_addr: str | None,
 ) -> None:
     """Record every Realtime session through a local relay (JSONL).
 
@@ -65,6 +75,7 @@ def record(
       rtlens record --out recordings/
       # then connect the app to ws://127.0.0.1:8765/v1/realtime?model=gpt-realtime
       # openai SDK: AsyncOpenAI(websocket_base_url="ws://127.0.0.1:8765/v1")
+      rtlens record --metrics 127.0.0.1:9464   # Prometheus scrapes /metrics
     """
     from rtlens.recording import RelayStartError, normalize_upstream, parse_listen, run_relay
 
@@ -76,6 +87,9 @@ def record(
         upstream = normalize_upstream(upstream)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="'--upstream'") from None
+    on_recorded = None
+    if metrics_addr is not None:
+        on_recorded = _start_metrics(metrics_addr)
     try:
         run_relay(
             host,
@@ -86,6 +100,25 @@ def record(
             report=click.echo,
             tls_cert=tls_cert,
             tls_key=tls_key,
+            on_recorded=on_recorded,
         )
     except RelayStartError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+def _start_metrics(addr: str) -> Callable[[Path], None]:
+    """Serve /metrics; returns what the relay calls with each closed recording."""
+    from rtlens.live import MetricsFeed, MetricsServerError, RelayMetrics, serve_metrics
+    from rtlens.recording import parse_listen
+
+    try:
+        host, port = parse_listen(addr)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--metrics'") from None
+    metrics = RelayMetrics()
+    try:
+        _server, bound = serve_metrics(host, port, metrics.registry)
+    except MetricsServerError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"metrics: http://{host}:{bound}/metrics")
+    return MetricsFeed(metrics).submit

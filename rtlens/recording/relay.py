@@ -22,7 +22,7 @@ import logging
 import os
 import ssl
 import tempfile
-from collections.abc import AsyncIterator, Coroutine, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, cast
@@ -95,8 +95,11 @@ class RelayServer:
         report: Report | None = None,
         upstream_timeout: float = 10.0,
         tls: ssl.SSLContext | None = None,
+        on_recorded: Callable[[Path], None] | None = None,
     ) -> None:
         self.host = host
+        # called with each session's file once it is closed (`--metrics` normalizes it)
+        self.on_recorded = on_recorded
         self.tls = tls  # serve wss:// with this context (`--tls-cert`), else ws://
         self._port = port
         self.upstream = upstream
@@ -240,6 +243,8 @@ class RelayServer:
                 await session.run()
         finally:
             self._sessions.discard(session)
+            if self.on_recorded is not None and writer.closed:
+                self.on_recorded(writer.path)
 
     async def _refuse_unrecordable(self, conn: AppConnection, exc: RecordingError) -> None:
         cause = getattr(exc.__cause__, "strerror", None) or str(exc)
@@ -291,6 +296,7 @@ async def serve_relay(
     report: Report | None = None,
     upstream_timeout: float = 10.0,
     tls: ssl.SSLContext | None = None,
+    on_recorded: Callable[[Path], None] | None = None,
 ) -> AsyncIterator[RelayServer]:
     """Run the relay for the duration of the block (port 0 picks a free port)."""
     relay = RelayServer(
@@ -302,6 +308,7 @@ async def serve_relay(
         report=report,
         upstream_timeout=upstream_timeout,
         tls=tls,
+        on_recorded=on_recorded,
     )
     await relay.start()
     try:

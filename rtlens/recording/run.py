@@ -7,6 +7,7 @@ import asyncio
 import os
 import signal
 import ssl
+from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
 
@@ -38,18 +39,19 @@ def run_relay(
     report: Report = print,
     tls_cert: str | os.PathLike[str] | None = None,
     tls_key: str | os.PathLike[str] | None = None,
+    on_recorded: Callable[[Path], None] | None = None,
 ) -> None:
     """Run the relay until SIGINT or SIGTERM, then close every session cleanly and return.
 
     With `tls_cert` (and `tls_key`, unless the certificate file holds the key) the relay
-    serves `wss://`."""
+    serves `wss://`. `on_recorded(path)` is called with each session's file once closed."""
     if tls_key is not None and tls_cert is None:
         raise RelayStartError("--tls-key needs --tls-cert: give the certificate too")
     try:
         tls = None if tls_cert is None else server_context(tls_cert, tls_key)
     except TlsError as exc:
         raise RelayStartError(str(exc)) from None
-    asyncio.run(_run(host, port, upstream, Path(out_dir), redact_audio, report, tls))
+    asyncio.run(_run(host, port, upstream, Path(out_dir), redact_audio, report, tls, on_recorded))
 
 
 async def _run(
@@ -60,6 +62,7 @@ async def _run(
     redact_audio: bool,
     report: Report,
     tls: ssl.SSLContext | None = None,
+    on_recorded: Callable[[Path], None] | None = None,
 ) -> None:
     relay = RelayServer(
         host,
@@ -69,6 +72,7 @@ async def _run(
         redact_audio=redact_audio,
         report=report,
         tls=tls,
+        on_recorded=on_recorded,
     )
     await relay.start()
     report(terminal.listening(relay.url, relay.upstream, out_dir, redact_audio))
