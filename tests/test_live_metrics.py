@@ -1,15 +1,22 @@
 """`rtlens record --metrics`: sessions driven through the relay to the simulator, /metrics
-scraped over real HTTP and parsed with prometheus_client's parser, compared with what
-`rtlens ingest` puts in DuckDB for the same recordings."""
+scraped over real HTTP and parsed with prometheus_client's parser, and by a real Prometheus
+server (Debian's /usr/bin/prometheus), compared with what `rtlens ingest` puts in DuckDB for
+the same recordings."""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
+import json
+import shutil
 import socket
 import subprocess
 import sys
+import time
+import urllib.parse
 import urllib.request
 from collections import defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +25,7 @@ import pytest
 from relay_helpers import async_test
 
 from rtlens.live import MetricsFeed, MetricsServerError, RelayMetrics, serve_metrics
+from rtlens.live.metrics import V2V_BUCKETS
 from rtlens.recording import serve_relay
 
 prometheus_client = pytest.importorskip("prometheus_client")
@@ -34,6 +42,7 @@ SESSIONS = [
     ("errors", "ga"),
     ("typed_turn", "ga"),
 ]
+PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 KIND_OF_CATEGORY = {"clean": "clean", "tool": "tool", "interrupted": "barge-in"}
 
 
@@ -66,7 +75,9 @@ def approx(d: dict[tuple[str, ...], float]) -> dict[tuple[str, ...], Any]:
 
 
 @pytest.fixture(scope="module")
-def relayed(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Any, list[Path]]:
+def relayed(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[dict[str, Any], Any, list[Path], int]]:
     """Drive SESSIONS through relay -> simulator; returns (scrape, DuckDB connection, files
     in closing order)."""
     tmp = tmp_path_factory.mktemp("live")
@@ -101,22 +112,22 @@ def relayed(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], A
 
     drive()
     scraped = scrape(port)
-    server.shutdown()
-    server.server_close()
     feed.close()
     db = tmp / "rt.duckdb"
     subprocess.run(
         [sys.executable, "-m", "rtlens", "ingest", str(out_dir), "--db", str(db), "-q"],
         check=True,
     )
-    return scraped, duckdb.connect(str(db), read_only=True), closed
+    yield scraped, duckdb.connect(str(db), read_only=True), closed, port
+    server.shutdown()
+    server.server_close()
 
 
 LABELS = "coalesce(s.model, 'unknown'), coalesce(s.dialect, 'unknown')"
 
 
 def test_counters_equal_the_ingested_tables(relayed):
-    m, con, closed = relayed
+    m, con, closed, _ = relayed
     assert len(closed) == len(SESSIONS)
     assert sum(v for _, v in m["rtlens_sessions_total"]) == 5  # hand: five sessions driven
     assert by(m["rtlens_turns_total"], "model", "dialect") == rows(
@@ -153,7 +164,7 @@ def test_counters_equal_the_ingested_tables(relayed):
     ("metric", "column"), [("rtlens_v2v_seconds", "v2v_ms"), ("rtlens_ttfa_seconds", "ttfa_ms")]
 )
 def test_histograms_equal_the_turn_latency_view(relayed, metric, column):
-    m, con, _ = relayed
+    m, con, _, _ = relayed
     expected_n: dict[tuple[str, ...], float] = defaultdict(float)
     expected_sum: dict[tuple[str, ...], float] = defaultdict(float)
     for model, dialect, category, n, total in con.execute(
@@ -173,7 +184,7 @@ def test_histograms_equal_the_turn_latency_view(relayed, metric, column):
 
 
 def test_rate_limit_gauges_hold_the_last_closed_sessions_last_sample(relayed):
-    m, con, closed = relayed
+    m, con, closed, _ = relayed
     # the last session closed with each (model, dialect) set the gauges of those labels
     last_file: dict[tuple[str, str], str] = {}
     for path in closed:
@@ -202,7 +213,7 @@ def test_rate_limit_gauges_hold_the_last_closed_sessions_last_sample(relayed):
 
 
 def test_no_session_id_in_any_label(relayed):
-    m, con, _ = relayed
+    m, con, _, _ = relayed
     ids = {r[0] for r in con.execute("SELECT session_id FROM sessions").fetchall()}
     values = {v for samples in m.values() for labels, _ in samples for v in labels.values()}
     assert values.isdisjoint(ids)
@@ -237,3 +248,97 @@ def test_port_in_use_is_named_like_listen():
         )
     assert result.returncode == 1
     assert result.stderr.strip() == f"Error: {exc.value}"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def get(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=30) as resp:
+        return json.loads(resp.read())
+
+
+def until(fn: Any, what: str, limit_s: float = 120) -> Any:
+    """Poll `fn` until it returns something truthy: Prometheus has no push notification.
+    The limit only ends a broken run; it is not a timing assertion."""
+    end = time.monotonic() + limit_s
+    while time.monotonic() < end:
+        try:
+            value = fn()
+        except OSError:
+            value = None
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"Prometheus never showed {what}")
+
+
+@pytest.fixture
+def prometheus_url(tmp_path: Path, relayed: Any) -> Iterator[str]:
+    metrics_port = relayed[3]
+    config = tmp_path / "prometheus.yml"
+    config.write_text(
+        "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
+        "scrape_configs:\n"
+        "  - job_name: rtlens\n"
+        f"    static_configs: [{{targets: ['127.0.0.1:{metrics_port}']}}]\n"
+    )
+    port = free_port()
+    log = (tmp_path / "prometheus.log").open("wb")
+    proc = subprocess.Popen(
+        [
+            PROMETHEUS,
+            f"--config.file={config}",
+            f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+        log.close()
+
+
+@pytest.mark.skipif(not Path(PROMETHEUS).exists(), reason="Debian's prometheus is not installed")
+def test_a_real_prometheus_gives_the_v2v_median_within_a_bucket(prometheus_url, relayed):
+    prometheus = prometheus_url
+    _, con, _, _ = relayed
+
+    def target_up() -> bool:
+        active = get(prometheus + "/api/v1/targets")["data"]["activeTargets"]
+        return any(t["health"] == "up" for t in active)
+
+    until(target_up, "the relay's /metrics target up")
+    query = "histogram_quantile(0.5, sum by (le) (rtlens_v2v_seconds_bucket))"
+
+    def median() -> float | None:
+        url = prometheus + "/api/v1/query?" + urllib.parse.urlencode({"query": query})
+        result = get(url)["data"]["result"]
+        return float(result[0]["value"][1]) if result else None
+
+    p50 = until(median, "the v2v median")
+    duck = con.execute(
+        "SELECT quantile_cont(v2v_ms, 0.5) / 1000 FROM turn_latency "
+        "WHERE category <> 'text' AND v2v_ms IS NOT NULL"
+    ).fetchone()[0]
+    # Prometheus interpolates inside the bucket holding the median: the width of that bucket
+    edges = (0.0, *V2V_BUCKETS)
+    width = next(hi - lo for lo, hi in itertools.pairwise(edges) if lo < duck <= hi)
+    assert abs(p50 - duck) <= width
+    # and the turn count it sums is exactly the one DuckDB has
+    count_query = "sum(rtlens_v2v_seconds_count)"
+    url = prometheus + "/api/v1/query?" + urllib.parse.urlencode({"query": count_query})
+    n = float(get(url)["data"]["result"][0]["value"][1])
+    assert (
+        n
+        == con.execute(
+            "SELECT count(*) FROM turn_latency WHERE category <> 'text' AND v2v_ms IS NOT NULL"
+        ).fetchone()[0]
+    )
