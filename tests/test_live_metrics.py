@@ -342,3 +342,14 @@ def test_a_real_prometheus_gives_the_v2v_median_within_a_bucket(prometheus_url, 
             "SELECT count(*) FROM turn_latency WHERE category <> 'text' AND v2v_ms IS NOT NULL"
         ).fetchone()[0]
     )
+
+
+def test_the_grafana_dashboard_has_a_panel_for_every_metric():
+    root = Path(__file__).resolve().parents[1]
+    dashboard = json.loads((root / "docs" / "grafana-dashboard.json").read_text())
+    exprs = " ".join(t["expr"] for p in dashboard["panels"] for t in p["targets"])
+    names = {m.name for m in RelayMetrics().registry.collect()}
+    assert len(names) == 12  # hand: the 12 metrics of docs/metrics-live.md
+    assert [n for n in sorted(names) if n not in exprs] == []
+    documented = (root / "docs" / "metrics-live.md").read_text()
+    assert [n for n in sorted(names) if f"`{n}" not in documented] == []
