@@ -108,8 +108,14 @@ def record(
 
 def _start_metrics(addr: str) -> Callable[[Path], None]:
     """Serve /metrics; returns what the relay calls with each closed recording."""
-    from rtlens.live import MetricsFeed, MetricsServerError, RelayMetrics, serve_metrics
     from rtlens.recording import parse_listen
+
+    try:
+        from rtlens.live import MetricsFeed, MetricsServerError, RelayMetrics, serve_metrics
+    except ImportError as exc:  # prometheus_client is an extra
+        raise click.ClickException(
+            f"--metrics needs prometheus_client ({exc}): pip install 'rtlens[metrics]'"
+        ) from None
 
     try:
         host, port = parse_listen(addr)
