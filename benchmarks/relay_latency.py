@@ -1,7 +1,7 @@
 """Per-frame latency through `rtlens record`, against a direct connection and a bare relay.
 
     python benchmarks/relay_latency.py [--sessions 1,50] [--seconds 20] [--slice-seconds 5]
-                                       [--out benchmarks/results/relay_latency.json]
+                                       [--metrics] [--out benchmarks/results/relay_latency.json]
 
 Processes, for each session count (each role is its own process, so the path under test has
 its CPU read from `/proc/<pid>/stat`):
@@ -11,6 +11,8 @@ its CPU read from `/proc/<pid>/stat`):
   `event_id`, and arrivals are stamped as websockets parses each frame;
 - the paths under test: a bare forwarding relay written here with websockets (`bare`) and the
   real `python -m rtlens record` CLI (`record`); `direct` goes straight to the upstream;
+- with `--metrics`, a fifth path `metrics`: `rtlens record --metrics`, its /metrics scraped
+  every second for the whole run, so its p99 and CPU per frame compare with `record`'s;
 - clients: one process running N asyncio sessions, each streaming 40 ms pcm16 appends in real
   time and asking for spoken responses one after another, as a user who answers as soon as
   the assistant's audio has played out.
@@ -43,7 +45,9 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,7 +64,7 @@ from websockets.frames import Frame, Opcode
 PATHS = ("direct", "bare", "tap", "record", "record2")
 RELAYS = ("bare", "tap", "record", "record2")
 # `record` is `rtlens record --workers 1` (one process), `record2` is `--workers 2`.
-WORKERS = {"tap": 1, "record": 1, "record2": 2}
+WORKERS = {"tap": 1, "record": 1, "record2": 2, "metrics": 1}
 # `tap`: the real `rtlens record` with frame lines not written (header and close lines are),
 # so record/tap is what writing the recording itself costs on rtlens's own forwarding path.
 TAP = """
@@ -540,7 +544,8 @@ def children() -> Iterator[list[Child]]:
 
 
 def start_relay(path: str, upstream_url: str, workdir: Path) -> tuple[Child, str]:
-    """Start one path under test; the child and the URL the clients connect to."""
+    """Start one path under test; the child and the URL the clients connect to. The
+    `metrics` path gets a scraper that GETs its /metrics every second until the run ends."""
     if path == "bare":
         child = spawn("bare", role_argv("bare", "--upstream", upstream_url), workdir)
         return child, f"ws://127.0.0.1:{child.wait_line(PORT_LINE, 60)[1]}"
@@ -549,8 +554,28 @@ def start_relay(path: str, upstream_url: str, workdir: Path) -> tuple[Child, str
     argv += ["--workers", str(WORKERS[path])]
     out = workdir / ("recordings" if path == "record" else f"recordings-{path}")
     argv += ["--upstream", upstream_url, "--out", str(out)]
+    if path == "metrics":
+        argv += ["--metrics", "127.0.0.1:0"]
     child = spawn(path, argv, workdir)
+    if path == "metrics":
+        start_scraper(child.wait_line(r"metrics: (http://\S+)", 60)[1])
     return child, child.wait_line(r"relaying (ws://127\.0\.0\.1:\d+) ->", 60)[1]
+
+
+SCRAPES: list[int] = []  # successful scrapes of the `metrics` path
+_STOP_SCRAPING = threading.Event()
+
+
+def start_scraper(url: str) -> None:
+    """Scrape `url` every second (as Prometheus would) until `_STOP_SCRAPING` is set."""
+
+    def scrape() -> None:
+        while not _STOP_SCRAPING.wait(1.0):
+            with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=10) as resp:
+                resp.read()
+                SCRAPES.append(resp.status)
+
+    threading.Thread(target=scrape, name="scraper", daemon=True).start()
 
 
 @dataclass
@@ -636,6 +661,7 @@ def measure(
         follow_slice(i, path, clients, upstream, relays, slice_s) for i, path in enumerate(order)
     ]
     clients.wait_exit(timeout=120)
+    _STOP_SCRAPING.set()
     for relay in relays.values():
         relay.stop(signal.SIGINT)  # `rtlens record` closes every file cleanly on Ctrl-C
     upstream.stop()
@@ -820,6 +846,11 @@ def compare(paths: dict[str, Any]) -> dict[str, Any]:
             ratios = [r / b for r, b in zip(by["record"], by["bare"], strict=True)]
             entry["p99_ratio_by_cycle"] = ratios
             entry["p99_ratio_median_of_cycles"] = float(np.median(ratios))
+        if "metrics" in p99 and p99["record"]:
+            entry["p99_ratio_metrics_over_record"] = p99["metrics"] / p99["record"]
+            ratios = [m / r for m, r in zip(by["metrics"], by["record"], strict=True)]
+            entry["p99_ratio_metrics_by_cycle"] = ratios
+            entry["p99_ratio_metrics_median_of_cycles"] = float(np.median(ratios))
         if p99["tap"]:
             entry["p99_ratio_record_over_tap"] = p99["record"] / p99["tap"]
             ratios = [r / b for r, b in zip(by["record"], by["tap"], strict=True)]
@@ -858,7 +889,16 @@ def targets(runs: list[dict[str, Any]], summary: dict[str, Any]) -> dict[str, An
         / max(1e-9, (block["paths"]["record"]["relay_cpu"] or {}).get("cpu_us_per_frame", 0))
         for block in summary.values()
     ]
+    metrics = [
+        c.get("p99_ratio_metrics_over_record")
+        for block in summary.values()
+        for c in block["comparisons"].values()
+    ]
     return {
+        "metrics_p99_within_10pct_of_record": (
+            None if None in metrics else all(x <= TARGET_RATIO for x in metrics)
+        ),
+        "metrics_scrapes": len(SCRAPES) if "metrics" in PATHS else None,
         "zero_lost_and_reordered": lost == 0 and reordered == 0,
         "workers2_p99_le_half_of_workers1": (
             None if None in workers_p99 else all(x <= 0.5 for x in workers_p99)
@@ -921,6 +961,24 @@ def table(summary: dict[str, Any]) -> str:
                 )
         lines.append("")
     return "\n".join(lines)
+
+
+def metrics_line(n: str, block: dict[str, Any]) -> str:
+    """`--metrics` against `record` in the same run: p99 ratio per direction, CPU per frame."""
+    comp = block["comparisons"]
+    cpu = {
+        p: (block["paths"][p]["relay_cpu"] or {}).get("cpu_us_per_frame")
+        for p in ("record", "metrics")
+    }
+    ratios = " ".join(
+        f"{d} p99 metrics/record {fmt(comp[d].get('p99_ratio_metrics_over_record'))}"
+        f" (median of cycles {fmt(comp[d].get('p99_ratio_metrics_median_of_cycles'))})"
+        for d in DIRECTIONS
+    )
+    return (
+        f"{n} sessions --metrics: {ratios}; CPU us/frame record {fmt(cpu['record'], '.1f')}"
+        f" metrics {fmt(cpu['metrics'], '.1f')}"
+    )
 
 
 def cycle_lines(summary: dict[str, Any]) -> str:
@@ -1028,6 +1086,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--chunk-ms", type=int, default=40, help="client append size (ms)")
     parser.add_argument("--out", default=DEFAULT_OUT, help="results JSON")
     parser.add_argument(
+        "--metrics",
+        action="store_true",
+        help="add the path `rtlens record --metrics`, scraped every second",
+    )
+    parser.add_argument(
         "--live-voice", action="store_true", help="let the simulator synthesise voices live"
     )
     hidden = argparse.SUPPRESS
@@ -1053,6 +1116,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.role:
         run_role(args)
         return 0
+    if args.metrics:
+        global PATHS, RELAYS
+        PATHS, RELAYS = (*PATHS, "metrics"), (*RELAYS, "metrics")
     results = benchmark(args)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -1065,6 +1131,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nmachine before: {results['machine_before']['uptime']}")
     print(f"machine after:  {results['machine_after']['uptime']}")
     print("\ntargets:", ", ".join(f"{k}={v}" for k, v in results["targets"].items()))
+    for n, block in results["summary"].items():
+        if "metrics" in block["paths"]:
+            print(metrics_line(n, block))
     print(f"results: {out}")
     return 0
 

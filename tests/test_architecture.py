@@ -13,10 +13,10 @@ PACKAGE = Path(rtlens.__file__).parent
 
 # package -> packages it must never import
 FORBIDDEN = {
-    "logfile": {"recording", "ingest", "store", "analysis", "report", "simulator", "cli"},
-    "recording": {"ingest", "store", "analysis", "report", "simulator", "cli"},
-    "ingest": {"recording", "analysis", "report", "simulator", "cli"},
-    "store": {"recording", "ingest", "analysis", "report", "simulator", "cli"},
+    "logfile": {"recording", "ingest", "store", "analysis", "report", "simulator", "cli", "live"},
+    "recording": {"ingest", "store", "analysis", "report", "simulator", "cli", "live"},
+    "ingest": {"recording", "analysis", "report", "simulator", "cli", "live"},
+    "store": {"recording", "ingest", "analysis", "report", "simulator", "cli", "live"},
     "analysis": {"recording", "report", "simulator", "cli"},
     "report": {"recording", "simulator", "cli"},
     "simulator": {"ingest", "store", "analysis", "report", "cli", "audio"},
@@ -24,6 +24,8 @@ FORBIDDEN = {
     "export": {"recording", "ingest", "analysis", "report", "simulator", "cli", "audio"},
     # replay serves a recording: it reads logfiles, nothing downstream of them
     "replay": {"recording", "ingest", "store", "analysis", "report", "simulator", "cli", "audio"},
+    # live metrics: the ingest normalizer run on the relay's closed recordings
+    "live": {"recording", "store", "analysis", "report", "simulator", "cli"},
 }
 # third-party modules allowed only in some packages
 CONFINED = {
@@ -34,6 +36,7 @@ CONFINED = {
     "av": {"simulator"},
     "aiohttp": {"simulator"},
     "opentelemetry": {"export"},
+    "prometheus_client": {"live"},
 }
 
 

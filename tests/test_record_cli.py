@@ -63,14 +63,22 @@ async def running_cli(
     )
     try:
         assert proc.stdout is not None
-        first = (await proc.stdout.readline()).decode()
-        match = re.search(r"relaying (ws://\S+) -> ", first)
-        assert match, first
+        # lines before the relay's own (`--metrics` prints its address first) stay readable
+        preamble: list[str] = []
+        while not (match := re.search(r"relaying (ws://\S+) -> ", line := await _line(proc))):
+            assert line, "".join(preamble)
+            preamble.append(line)
+        proc.preamble = preamble  # type: ignore[attr-defined]
         yield proc, match.group(1)
     finally:
         if proc.returncode is None:  # the test failed before stopping it
             proc.kill()
             await proc.communicate()
+
+
+async def _line(proc: asyncio.subprocess.Process) -> str:
+    assert proc.stdout is not None
+    return (await proc.stdout.readline()).decode()
 
 
 async def stop_cli(proc: asyncio.subprocess.Process) -> tuple[int, str, str]:

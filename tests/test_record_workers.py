@@ -127,3 +127,52 @@ async def test_a_killed_worker_leaves_the_others_sessions_untouched(tmp_path: Pa
                 "code": 1001,
                 "reason": "rtlens relay: shutting down",
             }
+
+
+@async_test
+async def test_metrics_count_every_workers_sessions(tmp_path: Path) -> None:
+    """`--metrics` with two workers: one /metrics, served by the supervisor, counts the
+    sessions of both (each connection's process is read from the kernel, as above)."""
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    async with (
+        ScriptedUpstream() as upstream,
+        running_cli(
+            "--upstream",
+            upstream.url,
+            "--out",
+            str(tmp_path),
+            "--workers",
+            "2",
+            "--metrics",
+            "127.0.0.1:0",
+        ) as (proc, url),
+    ):
+        [line] = [x for x in proc.preamble if "metrics: http://" in x]
+        metrics_url = line.split("metrics: ", 1)[1].split()[0]
+        relay_port = int(url.rsplit(":", 1)[1])
+        workers = await until(lambda: len(children(proc.pid)) == 2 and children(proc.pid), "2")
+        owners: set[int] = set()
+        opened = 0
+        while len(owners) < 2 and opened < 64:
+            app = await App.connect(url + REALTIME)
+            await app.send({"type": "response.create"})
+            await app.recv_until("rate_limits.updated")
+            owners.add(holder(workers, relay_port, app))
+            await app.ws.close()
+            opened += 1
+        assert len(owners) == 2
+
+        def sessions_counted() -> float | None:
+            with urllib.request.urlopen(metrics_url, timeout=30) as resp:
+                text = resp.read().decode()
+            total = 0.0
+            for family in text_string_to_metric_families(text):
+                if family.name == "rtlens_sessions":
+                    total += sum(s.value for s in family.samples if s.name.endswith("_total"))
+            return total if total == opened else None
+
+        await until(sessions_counted, f"/metrics never counted {opened} sessions")
+        await stop_cli(proc)

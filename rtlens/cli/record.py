@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 import click
 
 
@@ -59,6 +62,12 @@ import click
     help="Relay processes sharing the listen address, each owning its connections (default: "
     "one per core; 1: a single process).",
 )
+@click.option(
+    "--metrics",
+    "metrics_addr",
+    metavar="HOST:PORT",
+    help="Serve Prometheus metrics at http://HOST:PORT/metrics (e.g. 127.0.0.1:9464).",
+)
 def record(
     listen: str,
     upstream: str,
@@ -68,6 +77,7 @@ def record(
     tls_cert: str | None,
     tls_key: str | None,
     workers: int | None,
+    metrics_addr: str | None,
 ) -> None:
     """Record every Realtime session through a local relay (JSONL).
 
@@ -81,6 +91,7 @@ def record(
       rtlens record --out recordings/
       # then connect the app to ws://127.0.0.1:8765/v1/realtime?model=gpt-realtime
       # openai SDK: AsyncOpenAI(websocket_base_url="ws://127.0.0.1:8765/v1")
+      rtlens record --metrics 127.0.0.1:9464   # Prometheus scrapes /metrics
     """
     from rtlens.recording import (
         RelayStartError,
@@ -102,6 +113,9 @@ def record(
         raise click.BadParameter(str(exc), param_hint="'--upstream'") from None
     if not is_loopback(host):
         click.echo(exposed_warning(host, port), err=True)
+    on_recorded = None
+    if metrics_addr is not None:
+        on_recorded = _start_metrics(metrics_addr)
     try:
         run_relay(
             host,
@@ -114,6 +128,31 @@ def record(
             tls_cert=tls_cert,
             tls_key=tls_key,
             workers=default_workers() if workers is None else workers,
+            on_recorded=on_recorded,
         )
     except RelayStartError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+def _start_metrics(addr: str) -> Callable[[Path], None]:
+    """Serve /metrics; returns what the relay calls with each closed recording."""
+    from rtlens.recording import parse_listen
+
+    try:
+        from rtlens.live import MetricsFeed, MetricsServerError, RelayMetrics, serve_metrics
+    except ImportError as exc:  # prometheus_client is an extra
+        raise click.ClickException(
+            f"--metrics needs prometheus_client ({exc}): pip install 'rtlens[metrics]'"
+        ) from None
+
+    try:
+        host, port = parse_listen(addr)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--metrics'") from None
+    metrics = RelayMetrics()
+    try:
+        _server, bound = serve_metrics(host, port, metrics.registry)
+    except MetricsServerError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"metrics: http://{host}:{bound}/metrics")
+    return MetricsFeed(metrics).submit

@@ -99,6 +99,7 @@ class RelayServer:
         sock: socket.socket | None = None,
         on_sessions: Callable[[int, int], None] | None = None,
         shared_files: bool = False,
+        on_recorded: Callable[[Path], None] | None = None,
     ) -> None:
         """`sock`: a socket already bound to `host`:`port` to listen on (a relay worker's);
         `on_sessions(started, open)` is called whenever a session starts or ends."""
@@ -106,6 +107,8 @@ class RelayServer:
         self._sock = sock
         self._on_sessions = on_sessions
         self.shared_files = shared_files  # 0644 files, umask folders (else 0600 / 0700)
+        # called with each session's file once it is closed (`--metrics` normalizes it)
+        self.on_recorded = on_recorded
         self.tls = tls  # serve wss:// with this context (`--tls-cert`), else ws://
         self._port = port
         self.upstream = upstream
@@ -253,6 +256,8 @@ class RelayServer:
                 await session.run()
         finally:
             self._sessions.discard(session)
+            if self.on_recorded is not None and writer.closed:
+                self.on_recorded(writer.path)
             self._sessions_changed()
 
     def _sessions_changed(self) -> None:
@@ -310,6 +315,7 @@ async def serve_relay(
     upstream_timeout: float = 10.0,
     tls: ssl.SSLContext | None = None,
     shared_files: bool = False,
+    on_recorded: Callable[[Path], None] | None = None,
 ) -> AsyncIterator[RelayServer]:
     """Run the relay for the duration of the block (port 0 picks a free port)."""
     relay = RelayServer(
@@ -322,6 +328,7 @@ async def serve_relay(
         upstream_timeout=upstream_timeout,
         tls=tls,
         shared_files=shared_files,
+        on_recorded=on_recorded,
     )
     await relay.start()
     try:

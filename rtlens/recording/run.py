@@ -8,6 +8,7 @@ import ipaddress
 import os
 import signal
 import ssl
+from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
 
@@ -61,12 +62,14 @@ def run_relay(
     tls_key: str | os.PathLike[str] | None = None,
     workers: int = 1,
     shared_files: bool = False,
+    on_recorded: Callable[[Path], None] | None = None,
 ) -> None:
     """Run the relay until SIGINT or SIGTERM, then close every session cleanly and return.
 
     With `tls_cert` (and `tls_key`, unless the certificate file holds the key) the relay
     serves `wss://`. With `workers` > 1, that many relay processes share the listen
-    address (`rtlens.recording.workers`)."""
+    address (`rtlens.recording.workers`). `on_recorded(path)` is called with each session's
+    file once closed (in this process, whichever worker relayed the session)."""
     if tls_key is not None and tls_cert is None:
         raise RelayStartError("--tls-key needs --tls-cert: give the certificate too")
     try:
@@ -82,9 +85,21 @@ def run_relay(
         except ValueError as exc:
             raise RelayStartError(str(exc)) from None
         options = RelayOptions(upstream, Path(out_dir), redact_audio, tls, shared_files)
-        run_workers(host, port, workers, options, report)
+        run_workers(host, port, workers, options, report, on_recorded)
         return
-    asyncio.run(_run(host, port, upstream, Path(out_dir), redact_audio, report, tls, shared_files))
+    asyncio.run(
+        _run(
+            host,
+            port,
+            upstream,
+            Path(out_dir),
+            redact_audio,
+            report,
+            tls,
+            shared_files,
+            on_recorded,
+        )
+    )
 
 
 async def _run(
@@ -96,6 +111,7 @@ async def _run(
     report: Report,
     tls: ssl.SSLContext | None = None,
     shared_files: bool = False,
+    on_recorded: Callable[[Path], None] | None = None,
 ) -> None:
     relay = RelayServer(
         host,
@@ -106,6 +122,7 @@ async def _run(
         report=report,
         tls=tls,
         shared_files=shared_files,
+        on_recorded=on_recorded,
     )
     await relay.start()
     stop = asyncio.Event()

@@ -29,7 +29,9 @@ import os
 import signal
 import socket
 import ssl
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -110,8 +112,17 @@ class _Worker:
         self.started = time.monotonic()
 
 
-def run_workers(host: str, port: int, workers: int, options: RelayOptions, report: Report) -> None:
-    """Run `workers` relay processes until SIGINT or SIGTERM (see the module's text)."""
+def run_workers(
+    host: str,
+    port: int,
+    workers: int,
+    options: RelayOptions,
+    report: Report,
+    on_recorded: Callable[[Path], None] | None = None,
+) -> None:
+    """Run `workers` relay processes until SIGINT or SIGTERM (see the module's text).
+    `on_recorded(path)` runs here, in the supervisor, for every worker's closed session
+    (`--metrics` then counts all workers in one place)."""
     check_out_dir(options.out_dir, options.shared_files)
     reuse_port = reuse_port_available()
     anchor = _reserve(host, port, reuse_port)
@@ -121,6 +132,13 @@ def run_workers(host: str, port: int, workers: int, options: RelayOptions, repor
     shared_memory = mmap.mmap(-1, 16 * workers)
     counters = (ctypes.c_int64 * (2 * workers)).from_buffer(shared_memory)
     ready: Any = ctx.SimpleQueue()
+    recorded: Any = ctx.SimpleQueue() if on_recorded is not None else None
+    collector = None
+    if on_recorded is not None:
+        collector = threading.Thread(
+            target=_collect, args=(recorded, on_recorded), name="rtlens-recorded", daemon=True
+        )
+        collector.start()
     shared = None if reuse_port else anchor
     supervisor = os.getpid()
 
@@ -128,7 +146,7 @@ def run_workers(host: str, port: int, workers: int, options: RelayOptions, repor
         counters[2 * slot + OPEN] = 0  # a dead worker's sessions are gone with it
         proc = ctx.Process(
             target=_worker_main,
-            args=(slot, host, port, shared, options, counters, ready, report, supervisor),
+            args=(slot, host, port, shared, options, counters, ready, recorded, report, supervisor),
             name=f"rtlens-relay-{slot}",
             daemon=False,
         )
@@ -177,6 +195,9 @@ def run_workers(host: str, port: int, workers: int, options: RelayOptions, repor
         for w in running:
             w.proc.join()
         anchor.close()
+        if collector is not None:
+            recorded.put(None)  # after every worker's last file
+            collector.join()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     report(
@@ -198,6 +219,12 @@ def _wait_ready(ready: Any, running: list[_Worker]) -> None:
         waiting -= 1
 
 
+def _collect(recorded: Any, on_recorded: Callable[[Path], None]) -> None:
+    """Hand the workers' closed files to `on_recorded`, in the order they closed."""
+    while (path := recorded.get()) is not None:
+        on_recorded(path)
+
+
 def _how(exitcode: int | None) -> str:
     if exitcode is not None and exitcode < 0:
         with contextlib.suppress(ValueError):
@@ -217,6 +244,7 @@ def _worker_main(
     options: RelayOptions,
     counters: Any,
     ready: Any,
+    recorded: Any,
     report: Report,
     supervisor: int,
 ) -> None:
@@ -232,7 +260,8 @@ def _worker_main(
     except OSError as exc:
         ready.put(_Started(listen_error(host, port, exc)))
         return
-    asyncio.run(_serve(slot, host, port, sock, options, counters, ready, report))
+    on_recorded = None if recorded is None else recorded.put
+    asyncio.run(_serve(slot, host, port, sock, options, counters, ready, report, on_recorded))
 
 
 async def _serve(
@@ -244,6 +273,7 @@ async def _serve(
     counters: Any,
     ready: Any,
     report: Report,
+    on_recorded: Callable[[Path], None] | None,
 ) -> None:
     counted = 0  # this process's sessions already added to the slot (kept by restarts)
 
@@ -264,6 +294,7 @@ async def _serve(
         shared_files=options.shared_files,
         sock=sock,
         on_sessions=count,
+        on_recorded=on_recorded,
     )
     try:
         await relay.start()
