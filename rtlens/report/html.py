@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from rtlens.analysis import detail
 from rtlens.analysis.summary import headline_label
-from rtlens.report import figures
+from rtlens.report import figures, session_page
 from rtlens.report.text import (
     _basename,
     _dur,
@@ -135,6 +135,9 @@ def render_html(report: Report) -> str:
         cuts = detail.interruption_rows(con)
         calls = detail.function_call_rows(con)
         if not untimed:
+            f = s["session"]
+            seconds = None if f["duration_ms"] is None else f["duration_ms"] / 1000
+            parts.append(session_page.player_section(con, f["source_file"], seconds, turns))
             parts.append("<h2>Timeline</h2>")
             timeline = figures.timeline(turns, responses, cuts, calls)
             parts.append(f'<img alt="turn timeline" src="{_png(timeline)}">')
