@@ -18,6 +18,7 @@ from websockets.asyncio.client import connect
 
 from rtlens.recording import serve_relay
 from rtlens.report.build import build
+from rtlens.report.page_audio import choose_layout
 from rtlens.report.session_page import split_heard
 from rtlens.simulator import SimulatorConfig
 from rtlens.simulator import serve as simulator_serve
@@ -195,3 +196,30 @@ def test_session_page_plays_seeks_and_inspects_in_chromium(call, tmp_path):
     # The unheard remainder: what was generated after the cut, played from its start.
     assert clip["duration"] == pytest.approx(generated - heard, abs=0.01)
     assert clip["at"] < clip["duration"] and clip["main_paused"]
+
+
+SAMPLES = Path(__file__).resolve().parent.parent / "sample_logs"
+
+
+def test_a_redacted_recording_gets_the_page_without_a_player_and_says_why():
+    html = build([SAMPLES / "beta_barge_in.jsonl"], html=True).html()
+    assert 'id="player"' not in html
+    (note,) = re.findall(r"<p>No audio: ([^<]*)</p>", html)
+    assert "redact" in note and "beta_barge_in.jsonl" in note
+
+
+def test_a_g711_call_fits_stereo_8khz_in_the_page():
+    # The sample's 4 turns are well under the ~18 minutes stereo 8 kHz fits in the budget.
+    html = build([SAMPLES / "ga_twilio_g711.jsonl"], html=True).html()
+    assert html.count('src="data:audio/wav;base64,') == 1
+    assert "μ-law WAV 8000 Hz, stereo, user left / agent right" in html
+
+
+def test_layout_keeps_stereo_while_it_fits_then_mixes_and_lowers_the_rate():
+    # Budget 18,000,000 bytes of μ-law (one byte a sample a channel).
+    assert choose_layout(600) == (2, 8000)  # 600 * 8000 * 2 = 9.6 MB
+    assert choose_layout(1125) == (2, 8000)  # exactly 18 MB
+    assert choose_layout(1126) == (1, 8000)
+    assert choose_layout(2400) == (1, 6000)  # 19.2 MB at 8 kHz mono; 14.4 MB at 6 kHz
+    assert choose_layout(3600) == (1, 5000)  # 21.6 MB at 6 kHz; 18.0 MB at 5 kHz
+    assert choose_layout(5 * 3600) == (1, 4000)  # nothing fits: the smallest
