@@ -216,10 +216,10 @@ def test_a_g711_call_fits_stereo_8khz_in_the_page():
 
 
 def test_layout_keeps_stereo_while_it_fits_then_mixes_and_lowers_the_rate():
-    # Budget 18,000,000 bytes of μ-law (one byte a sample a channel).
+    # Budget 16,500,000 bytes of μ-law (one byte a sample a channel).
     assert choose_layout(600) == (2, 8000)  # 600 * 8000 * 2 = 9.6 MB
-    assert choose_layout(1125) == (2, 8000)  # exactly 18 MB
-    assert choose_layout(1126) == (1, 8000)
+    assert choose_layout(1031) == (2, 8000)  # 16.496 MB
+    assert choose_layout(1032) == (1, 8000)  # stereo 16.512 MB: over
     assert choose_layout(2400) == (1, 6000)  # 19.2 MB at 8 kHz mono; 14.4 MB at 6 kHz
-    assert choose_layout(3600) == (1, 5000)  # 21.6 MB at 6 kHz; 18.0 MB at 5 kHz
+    assert choose_layout(3600) == (1, 4500)  # 21.6 MB at 6 kHz; 16.2 MB at 4.5 kHz
     assert choose_layout(5 * 3600) == (1, 4000)  # nothing fits: the smallest

@@ -23,10 +23,11 @@ import numpy as np
 from rtlens.audio import AudioRender, NoAudioError, render_wav
 from rtlens.g711 import encode_table
 
-# Raw audio bytes allowed in the page (base64 makes them 4/3 larger: ~24 MB of text).
-BUDGET_BYTES = 18_000_000
+# Raw audio bytes allowed in the page (base64 makes them 4/3 larger: 22 MB of text), leaving
+# room for the event inspector and unheard clips (~2.5 MB for a one-hour call) under 25 MB.
+BUDGET_BYTES = 16_500_000
 # (channels, rate) from best to smallest; the first whose size fits the budget is used.
-LAYOUTS = ((2, 8000), (1, 8000), (1, 6000), (1, 5000), (1, 4000))
+LAYOUTS = ((2, 8000), (1, 8000), (1, 6000), (1, 4500), (1, 4000))
 _WAVE_FORMAT_MULAW = 7
 _BLOCK = 1 << 16  # frames read at a time: memory stays flat while encoding
 

@@ -22,6 +22,8 @@ from rtlens.report.page_audio import PageAudio, page_audio
 
 ESTIMATE = "(unheard part estimated from the heard share of its audio)"
 EVENTS_PER_TURN = 300  # the inspector's cap, so a long turn cannot swell the page
+CHUNKS_SHOWN = 3  # of each kind of audio/transcript chunk event, per turn
+CHUNK_SUFFIXES = (".append", ".delta")
 
 CSS = """
 #player{width:100%}.strip{position:relative;height:46px;background:#fff;border:1px solid #d8dee6;
@@ -54,12 +56,15 @@ strip.addEventListener('click',e=>{const t=e.target.closest('.bar');
 function select(turn){if(turn===undefined||turn==='')return;
  document.querySelectorAll('.conv li').forEach(
   li=>li.classList.toggle('sel',li.dataset.turn===turn));
- const ev=D.events[turn]||{rows:[],more:0};const box=document.getElementById('inspector');
+ const ev=D.events[turn]||{rows:[],more:0,chunks:{}};const box=document.getElementById('inspector');
  const rows=ev.rows.map(r=>'<tr><td>'+r[0]+'</td><td>'+(r[1]===null?'-':r[1].toFixed(3))+
   '</td><td class=l>'+esc(r[2]||'')+'</td><td class=l>'+esc(r[3]||'')+'</td><td class=l><pre>'+
   esc(r[4]||'')+'</pre></td></tr>').join('');
+ const chunks=Object.entries(ev.chunks||{}).map(([k,v])=>'<li>'+v[0]+' more '+esc(k)+
+  ' (until '+(v[1]===null?'-':v[1].toFixed(3))+' s)</li>').join('');
  box.innerHTML='<p>Turn '+esc(turn)+': '+ev.rows.length+' event(s)'+(ev.more?' (and '+ev.more+
-  ' more not shown)':'')+'</p><table><tr><th>seq</th><th>t (s)</th><th class=l>from</th>'+
+  ' more not shown)':'')+'</p>'+(chunks?'<ul>'+chunks+'</ul>':'')+
+  '<table><tr><th>seq</th><th>t (s)</th><th class=l>from</th>'+
   '<th class=l>type</th><th class=l>JSON</th></tr>'+rows+'</table>';}
 const ESC={'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;'};
 function esc(s){return String(s).replace(/[&<>"]/g,c=>ESC[c]);}
@@ -232,8 +237,10 @@ def _conversation(lines: list[TurnLine]) -> str:
 
 
 def _events_by_turn(con: Any, turns: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Each turn's events (from its first timed moment to the next turn's), capped per turn;
-    events before the first turn go to turn "0"."""
+    """Each turn's events (from its first timed moment to the next turn's); events before
+    the first turn go to turn "0". Audio and transcript chunks (an append every few tens of
+    ms) keep their first CHUNKS_SHOWN a turn and are counted beyond, and a turn keeps at
+    most EVENTS_PER_TURN rows: a one-hour call's inspector stays a couple of MB."""
     starts = []
     for t in turns:
         ms = next((t[k] for k in ("speech_started_ms", "committed_ms") if t[k] is not None), None)
@@ -246,10 +253,22 @@ def _events_by_turn(con: Any, turns: list[dict[str, Any]]) -> dict[str, dict[str
         while ev.t_ms is not None and index + 1 < len(starts) and ev.t_ms >= starts[index + 1][0]:
             index += 1
         key = starts[index][1] if index >= 0 else "0"
-        box = out.setdefault(key, {"rows": [], "more": 0})
+        box = out.setdefault(key, {"rows": [], "more": 0, "chunks": {}})
+        t_s = None if ev.t_ms is None else round(ev.t_ms / 1000, 3)
+        if ev.type is not None and ev.type.endswith(CHUNK_SUFFIXES):
+            seen = box["chunks"].setdefault(ev.type, [0, t_s])
+            seen[0] += 1
+            seen[1] = t_s
+            if seen[0] > CHUNKS_SHOWN:
+                continue
         if len(box["rows"]) >= EVENTS_PER_TURN:
             box["more"] += 1
             continue
-        t_s = None if ev.t_ms is None else ev.t_ms / 1000
         box["rows"].append([ev.seq, t_s, ev.direction, ev.type, ev.raw])
+    for box in out.values():  # only the counts of chunks not shown
+        box["chunks"] = {
+            k: [n - CHUNKS_SHOWN, last]
+            for k, (n, last) in box["chunks"].items()
+            if n > CHUNKS_SHOWN
+        }
     return out
