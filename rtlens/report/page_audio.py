@@ -73,10 +73,15 @@ def page_audio(
     timeline is the page's. Raises `NoAudioError` when the recording has no audio."""
     with tempfile.TemporaryDirectory(prefix="rtlens-page-") as tmp:
         wav = Path(tmp) / "heard.wav"
-        render = render_wav(recording, wav, rate=8000)
+        # The layout is chosen from the session's duration, known before rendering, so a
+        # long call is rendered once at its rate; only audio running past the session's end
+        # (rare) can make the render longer, and then it is rendered again at the rate
+        # that fits.
+        channels, rate = choose_layout(session_s or 0.0, budget)
+        render = render_wav(recording, wav, rate=rate)
         duration = max(render.duration_s, session_s or 0.0)
-        channels, rate = choose_layout(duration, budget)
-        if rate != 8000:  # a long call: render again at the rate that fits
+        if choose_layout(duration, budget) != (channels, rate):
+            channels, rate = choose_layout(duration, budget)
             render = render_wav(recording, wav, rate=rate)
         frames = max(round(duration * rate), _frame_count(wav))
         data = _ulaw_wav_uri(_frames(wav, frames, mono=channels == 1), channels, rate)
