@@ -114,8 +114,8 @@ def _turn3_bracket(lines: list[dict[str, Any]]) -> tuple[float, float]:
     """Where turn 3's user audio can sit: the wire's third speech_started says its audio
     starts at input millisecond `audio_start_ms` (the 300 ms prefix padding included). The
     app streamed its microphone from its first append, so that millisecond plays at the
-    first append's time + audio_start_ms at the earliest, and at the latest when the append
-    carrying it was sent (pcm16 24 kHz: 48 bytes a millisecond)."""
+    first append's time + audio_start_ms at the earliest, and at the latest at its place in
+    the append carrying it, played from when it was sent (pcm16 24 kHz: 48 bytes a ms)."""
     origin = next(line["ts"] for line in lines if "ts" in line)
     events = [(line["ts"] - origin, line["event"]) for line in lines if "event" in line]
     starts = [e for _, e in events if e.get("type") == "input_audio_buffer.speech_started"]
@@ -123,9 +123,10 @@ def _turn3_bracket(lines: list[dict[str, Any]]) -> tuple[float, float]:
     appends = [(t, e) for t, e in events if e.get("type") == "input_audio_buffer.append"]
     sent_ms = 0.0
     for t, e in appends:
+        before = sent_ms
         sent_ms += len(base64.b64decode(e["audio"])) / 48
-        if sent_ms > input_ms:
-            return appends[0][0] + input_ms / 1000, t
+        if sent_ms > input_ms:  # this append's audio, placed from when it was sent
+            return appends[0][0] + input_ms / 1000, t + (input_ms - before) / 1000
     raise AssertionError("turn 3's audio was never sent")
 
 
@@ -166,6 +167,24 @@ def test_session_page_plays_seeks_and_inspects_in_chromium(call, tmp_path):
         current = page.evaluate(f"{player}.currentTime")
         playhead = page.evaluate("parseFloat(document.getElementById('playhead').style.left)")
         inspector = page.inner_text("#inspector")
+        # The matplotlib timeline follows too: its playhead sits at the axes' x of `current`,
+        # and a click at the axes' x of 5 s seeks to 5 s.
+        fig = page.locator(".figsync")
+        axes = {
+            k: float(fig.get_attribute(f"data-{k}") or "nan") for k in ("left", "width", "x0", "x1")
+        }
+
+        def fraction(t: float) -> float:
+            return axes["left"] + axes["width"] * (t - axes["x0"]) / (axes["x1"] - axes["x0"])
+
+        fig_head = page.evaluate("parseFloat(document.querySelector('.fighead').style.left)")
+        box = fig.bounding_box()
+        assert box is not None
+        fig.click(position={"x": fraction(5.0) * box["width"], "y": box["height"] / 2})
+        page.wait_for_function(f"!{player}.seeking")
+        fig_seek = page.evaluate(f"{player}.currentTime")
+        page.click('#conv li[data-turn="3"]')
+        page.wait_for_function(f"!{player}.seeking")
         cut_line = page.locator('#conv li[data-turn="2"] .unheard')
         struck = cut_line.evaluate("e => getComputedStyle(e).textDecorationLine")
         unheard_text = cut_line.inner_text()
@@ -183,6 +202,8 @@ def test_session_page_plays_seeks_and_inspects_in_chromium(call, tmp_path):
     lo, hi = _turn3_bracket(lines)
     assert lo - 0.01 <= current <= hi + 0.01
     assert playhead == pytest.approx(100 * current / duration, abs=0.5)
+    assert fig_head == pytest.approx(100 * fraction(current), abs=0.5)
+    assert fig_seek == pytest.approx(5.0, abs=0.05)  # a pixel is ~0.02 s of this axis
     # The inspector lists turn 3's events, from its speech_started to its reply's done,
     # with audio payloads cut out (no long base64 run anywhere).
     assert inspector.startswith("Turn 3:")

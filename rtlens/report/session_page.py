@@ -40,14 +40,21 @@ border-radius:6px;margin:6px 0;padding:6px 10px;cursor:pointer}.conv li.sel{bord
 word-break:break-all;text-align:left;font-size:12px}
 """
 
+# Runs once the whole page is parsed: the timeline figure it follows comes after it.
 JS = r"""
-(function(){
+document.addEventListener('DOMContentLoaded',function(){
 const A=document.getElementById('player');const U=document.getElementById('unheard-player');
 const D=JSON.parse(document.getElementById('page-data').textContent);
 const strip=document.getElementById('strip');const head=document.getElementById('playhead');
 function x(t){return (100*t/Math.max(D.duration,1e-9))+'%';}
 function seek(t){A.currentTime=Math.max(0,t);}
-A.addEventListener('timeupdate',()=>{head.style.left=x(A.currentTime);});
+const figs=[...document.querySelectorAll('.figsync')].map(f=>({f:f,h:f.querySelector('.fighead'),
+ l:+f.dataset.left,w:+f.dataset.width,x0:+f.dataset.x0,x1:+f.dataset.x1}));
+function figx(g,t){return 100*(g.l+g.w*(t-g.x0)/(g.x1-g.x0));}
+A.addEventListener('timeupdate',()=>{head.style.left=x(A.currentTime);
+ figs.forEach(g=>{g.h.style.display='block';g.h.style.left=figx(g,A.currentTime)+'%';});});
+figs.forEach(g=>g.f.addEventListener('click',e=>{const r=g.f.getBoundingClientRect();
+ seek(g.x0+(g.x1-g.x0)*((e.clientX-r.left)/r.width-g.l)/g.w);}));
 document.querySelectorAll('.strip .bar').forEach(b=>{b.style.left=x(+b.dataset.start);
  b.style.width=x(+b.dataset.end-+b.dataset.start);});
 strip.addEventListener('click',e=>{const t=e.target.closest('.bar');
@@ -72,7 +79,7 @@ document.querySelectorAll('.conv li').forEach(li=>li.addEventListener('click',e=
  if(e.target.closest('button'))return;seek(+li.dataset.start);select(li.dataset.turn);}));
 document.querySelectorAll('button.play-unheard').forEach(b=>b.addEventListener('click',()=>{
  A.pause();U.src=D.clips[+b.dataset.clip];U.currentTime=0;U.play();}));
-})();
+});
 """
 
 
