@@ -1,19 +1,19 @@
-"""A real browser for tests: Debian's /usr/bin/chromium driven by Playwright.
-
-Never downloads a browser (no `playwright install`): the system one is used, or the test
-skips saying why. Console errors and uncaught page errors are collected on `page.errors`."""
+"""A real browser for page tests: Debian's /usr/bin/chromium driven by Playwright (never a
+downloaded browser). `chromium_page()` yields a page and the console errors it logged."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM = os.environ.get("RTLENS_CHROMIUM", "/usr/bin/chromium")
 ARGS = [
     "--headless",
     "--no-sandbox",
@@ -23,40 +23,45 @@ ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    "--autoplay-policy=no-user-gesture-required",  # a test's click is synthetic
 ]
-ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"  # gitignored: for a person
+# Screenshots for a person to look at (gitignored).
+ARTIFACTS = Path(__file__).parent / "artifacts"
 
 
-def _executable() -> str:
-    if CHROMIUM.is_file():
-        return str(CHROMIUM)
-    found = shutil.which("chromium")
-    if found is None:
-        pytest.skip("no chromium installed (apt-get install chromium; .ci/run does)")
-    return found
+@dataclass
+class BrowserPage:
+    page: Any  # playwright.sync_api.Page
+    console_errors: list[str] = field(default_factory=list)
+
+    def screenshot(self, name: str) -> Path:
+        ARTIFACTS.mkdir(exist_ok=True)
+        path = ARTIFACTS / name
+        self.page.screenshot(path=str(path), full_page=True)
+        print(f"screenshot: {path}")
+        return path
 
 
 @contextmanager
-def chromium_page() -> Iterator[Any]:
-    """A fresh page in headless chromium; `page.errors` lists console errors and uncaught
-    exceptions as they happen. Only file:// and loopback pages are opened by the tests."""
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=_executable(), args=ARGS, headless=True)
+def chromium_page() -> Iterator[BrowserPage]:
+    """A fresh page in headless system Chromium; skips (with the reason) without one."""
+    if not (Path(CHROMIUM).is_file() or shutil.which(CHROMIUM)):
+        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            errors: list[str] = []
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda exc: errors.append(f"uncaught: {exc}"))
-            page.errors = errors
-            yield page
+            page = browser.new_page()
+            result = BrowserPage(page)
+            page.on(
+                "console",
+                lambda m: result.console_errors.append(m.text) if m.type == "error" else None,
+            )
+            page.on("pageerror", lambda e: result.console_errors.append(str(e)))
+            yield result
         finally:
             browser.close()
 
 
-def screenshot(page: Any, name: str) -> Path:
-    """Save a full-page screenshot under artifacts/ for a person to look at."""
-    ARTIFACTS.mkdir(exist_ok=True)
-    path = ARTIFACTS / name
-    page.screenshot(path=str(path), full_page=True)
-    return path
+def screenshot(browser: BrowserPage, name: str) -> Path:
+    return browser.screenshot(name)

@@ -140,10 +140,11 @@ def test_index_in_a_real_browser(tmp_path: Path) -> None:
     beta_ids = sorted(v for k, v in sample_ids.items() if k.startswith("beta_"))
     everyone = set(sample_ids.values()) | set(HAND)
 
-    with chromium_page() as page:
+    with chromium_page() as browser:
+        page = browser.page
         page.goto((site / "index.html").as_uri())
         assert sorted(_column(page, 1)) == sorted(everyone)
-        screenshot(page, "site_index.png")
+        screenshot(browser, "site_index.png")
 
         page.fill("#filter", "hand-model")
         assert sorted(_column(page, 1)) == sorted(HAND)
@@ -158,7 +159,7 @@ def test_index_in_a_real_browser(tmp_path: Path) -> None:
         assert sorted(_column(page, 1)) == beta_ids
         page.fill("#filter", "")
         assert len(_column(page, 1)) == len(everyone)
-        assert page.errors == []
+        assert browser.console_errors == []
 
         hrefs = page.eval_on_selector_all(
             "#sessions tbody a", "links => links.map(a => [a.textContent, a.href])"
@@ -166,9 +167,9 @@ def test_index_in_a_real_browser(tmp_path: Path) -> None:
         for sid, href in hrefs:
             page.goto(href)
             assert f"session {sid} ·" in page.text_content("body"), href
-        assert page.errors == []
+        assert browser.console_errors == []
         page.goto(dict(hrefs)["h-c"])
-        screenshot(page, "site_session.png")
+        screenshot(browser, "site_session.png")
 
 
 def test_from_a_database_whose_recording_moved(tmp_path: Path) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from rtlens.analysis.summary import SCOPE
@@ -67,3 +69,36 @@ def function_call_rows(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
                 ORDER BY session_id, arguments_done_ms NULLS LAST"""
         )
     )
+
+
+def reply_text_rows(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """Each response's turn and transcript (text or audio transcript), in order."""
+    return _dicts(
+        con.execute(
+            f"""SELECT response_id, turn, text, created_ms, status FROM responses
+                WHERE session_id IN (SELECT session_id FROM {SCOPE})
+                ORDER BY created_ms NULLS LAST, response_id"""
+        )
+    )
+
+
+@dataclass(frozen=True)
+class EventRow:
+    """One event line as the session page's inspector shows it."""
+
+    seq: int
+    t_ms: float | None
+    direction: str | None
+    type: str | None
+    raw: str | None  # the event's JSON with audio payloads replaced by ""
+
+
+def iter_event_rows(con: duckdb.DuckDBPyConnection, batch: int = 2000) -> Iterator[EventRow]:
+    """Every event of the scope in order, fetched in batches so a long call is never held
+    whole."""
+    cur = con.execute(
+        f"""SELECT seq, t_ms, direction, type, raw::VARCHAR FROM events
+            WHERE session_id IN (SELECT session_id FROM {SCOPE}) ORDER BY seq"""
+    )
+    while rows := cur.fetchmany(batch):
+        yield from (EventRow(*row) for row in rows)

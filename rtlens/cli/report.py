@@ -37,7 +37,8 @@ def _check_html_path(_ctx: click.Context, _param: click.Parameter, value: str | 
     "html_path",
     type=click.Path(dir_okay=False, writable=True),
     callback=_check_html_path,
-    help="Also write a self-contained HTML page with plots to this file.",
+    help="Also write a self-contained HTML page with plots to this file; for one session it "
+    "also plays the call and shows each turn's words and events (docs/session_page.md).",
 )
 @click.option(
     "--html-dir",
@@ -71,6 +72,7 @@ def report(
     Examples:
       rtlens report sample_logs/ga_voice_conversation.jsonl
       rtlens report recordings/ --html report.html
+      rtlens report recordings/2026…_abc.jsonl --html call.html
       rtlens report --db rt.duckdb --json
       rtlens report recordings/ --html-dir site/   # then open site/index.html
     """

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from rtlens.analysis import detail
 from rtlens.analysis.summary import headline_label
-from rtlens.report import figures
+from rtlens.report import figures, session_page
 from rtlens.report.text import (
     _basename,
     _dur,
@@ -42,6 +42,8 @@ th{background:#eef2f6}td.l,th.l{text-align:left}
 .warn{background:#fff4e5;border:1px solid #f0b46b;border-radius:8px;padding:8px 14px}
 .warn li{margin:2px 0}.ok{color:#2f7d4f}
 img{max-width:100%;background:#fff;border:1px solid #d8dee6;border-radius:6px;margin:6px 0}
+.figsync{position:relative}.fighead{position:absolute;top:6px;bottom:6px;width:2px;
+background:#c0392b;pointer-events:none;display:none}
 .grid{display:grid;grid-template-columns:1fr 1fr;gap:16px}
 @media(max-width:900px){.grid{grid-template-columns:1fr}}
 """
@@ -135,9 +137,12 @@ def render_html(report: Report) -> str:
         cuts = detail.interruption_rows(con)
         calls = detail.function_call_rows(con)
         if not untimed:
+            f = s["session"]
+            seconds = None if f["duration_ms"] is None else f["duration_ms"] / 1000
+            parts.append(session_page.player_section(con, f["source_file"], seconds, turns))
             parts.append("<h2>Timeline</h2>")
             timeline = figures.timeline(turns, responses, cuts, calls)
-            parts.append(f'<img alt="turn timeline" src="{_png(timeline)}">')
+            parts.append(_synced_figure(timeline, "turn timeline"))
             latency = figures.latency(turns, threshold)
             parts.append(f'<img alt="latency per turn" src="{_png(latency)}">')
         parts.append("<h2>Tokens and cost</h2>")
@@ -174,6 +179,21 @@ def render_html(report: Report) -> str:
         "<!doctype html><html lang=en><head><meta charset=utf-8>"
         f"<title>{escape(report.title)}</title><style>{CSS}</style></head>"
         f"<body><main>{body}</main></body></html>\n"
+    )
+
+
+def _synced_figure(fig: Figure, alt: str) -> str:
+    """A time-axis figure the session page's player follows: the axes' place in the image
+    (figure fractions, fixed by subplots_adjust) and its x range in session seconds let the
+    page's JS draw the playhead on it and seek where it is clicked."""
+    src = _png(fig)
+    ax = fig.axes[0]
+    box = ax.get_position()
+    x0, x1 = ax.get_xlim()
+    return (
+        f'<div class="figsync" data-left="{box.x0:.5f}" data-width="{box.width:.5f}" '
+        f'data-x0="{x0:.4f}" data-x1="{x1:.4f}"><img alt="{escape(alt)}" src="{src}">'
+        '<div class="fighead"></div></div>'
     )
 
 
