@@ -284,3 +284,28 @@ def test_a_frame_too_deep_to_re_encode_loses_its_escaped_key(tmp_path: Path) -> 
     line = orjson.loads(data.splitlines()[1])
     assert line["event"]["k"] == "<redacted>"
     assert line["event"]["lit"] == "a\\u002db"  # backslash, u, 0, 0, 2, d: as sent
+
+
+def test_ingest_keeps_an_escaped_key_out_of_every_table(tmp_path: Path) -> None:
+    """The tables built from a parsed event (session instructions, transcripts, function
+    arguments) see the event after its key is scrubbed, not the decoded key."""
+    key = _sk("tables")
+    escaped = key.replace("-", "\\u002d")
+    lines = [
+        '{"type":"session.update","session":{"instructions":"use ' + escaped + '"}}',
+        '{"type":"session.updated","session":{"instructions":"use ' + escaped + '"}}',
+        '{"type":"response.done","response":{"id":"r1","status":"completed","output":'
+        '[{"type":"function_call","name":"f","call_id":"c1","arguments":"{\\"k\\":\\"'
+        + escaped
+        + '\\"}"}]}}',
+    ]
+    src = tmp_path / "foreign.jsonl"
+    src.write_text("\n".join(lines) + "\n")
+    db = tmp_path / "rt.duckdb"
+    result = CliRunner().invoke(main, ["ingest", str(src), "--db", str(db), "--workers", "0"])
+    assert result.exit_code == 0, result.output
+    with duckdb.connect(str(db), read_only=True) as con:
+        for (table,) in con.execute("SELECT table_name FROM duckdb_tables()").fetchall():
+            for row in con.execute(f"SELECT * FROM {table}").fetchall():
+                assert key not in repr(row), table
+    assert key.encode() not in db.read_bytes()

@@ -252,6 +252,9 @@ def _run(
                 continue
             if has_key(raw):  # an escaped key (`sk\\u002d…`) is plain once re-encoded
                 raw = scrub_keys(raw)
+                # and the tables built from the parsed event (instructions, transcripts,
+                # arguments) must not hold it either
+                event = orjson.loads(raw)
             seq += 1
             route = handler = wire_type = None
             if type(event) is dict:
