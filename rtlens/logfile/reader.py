@@ -55,6 +55,7 @@ import orjson
 
 from rtlens.catalogue import BY_WIRE
 from rtlens.errors import InputError as InputError  # where it was defined before
+from rtlens.logfile import imports
 from rtlens.logfile.format import check_version
 from rtlens.logfile.jsonarray import BLANK, BROKEN, Stream, split_array
 from rtlens.logfile.redact import AUDIO_CARRIERS, strip_audio
@@ -178,6 +179,13 @@ def read_records(
         reached = [0]  # the last line number read, kept up to date by the readers
         try:
             head, line_no = _start(stream, reached)
+            kind = imports.sniff(head)
+            if kind is not None:  # another tool's capture: read as the recording it holds
+                data = head + _read_up_to(stream, None)
+                stream = io.BytesIO(imports.convert(kind, data, str(path)))
+                head, line_no = _start(stream, reached)
+            elif len(head) < _BLOCK and _one_json_document(head):
+                _refuse_document(head, str(path))
             if head.lstrip(BLANK)[:1] == b"[":
                 yield from _read_array(stream, head, line_no, reached, appends, max_line)
             else:
@@ -186,6 +194,42 @@ def read_records(
                 )
         except BROKEN as exc:
             yield _unreadable(reached[0] + 1, exc)
+
+
+def _one_json_document(head: bytes) -> bool:
+    """A file that opens with `{` on a line that is not JSON by itself: a pretty-printed
+    JSON document (a recording has one JSON object per line)."""
+    stripped = head.lstrip(BLANK)
+    if stripped[:1] != b"{":
+        return False
+    first = stripped.split(b"\n", 1)[0]
+    try:
+        orjson.loads(first)
+    except orjson.JSONDecodeError:
+        return True
+    return False
+
+
+def _refuse_document(head: bytes, name: str) -> None:
+    """A small pretty-printed JSON document (all of it in the first block) gets one clear
+    error: it is neither events nor a recording. Anything else (a JSONL file whose first
+    line is broken, a bigger document) is read line by line as before."""
+    try:
+        doc = orjson.loads(head)
+    except orjson.JSONDecodeError:
+        return
+    raise imports.not_a_recording(doc, name)
+
+
+def _read_up_to(stream: Stream, limit: int | None) -> bytes:
+    parts, size = [], 0
+    while limit is None or size < limit:
+        block = stream.read(_BLOCK)
+        if not block:
+            break
+        parts.append(block)
+        size += len(block)
+    return b"".join(parts)
 
 
 def _start(stream: Stream, reached: list[int]) -> tuple[bytes, int]:
