@@ -133,6 +133,22 @@ class _FirstWarning(logging.Handler):
         return f": {first}" if first else ""
 
 
+def _probe(endpoint: str, timeout_s: float) -> str | None:
+    """Why the endpoint cannot be reached, found by connecting to it (the exporter's own
+    log names the cause only if it retried before its deadline), or None if it can."""
+    import socket
+
+    parts = urlsplit(endpoint if "//" in endpoint else f"//{endpoint}")
+    if parts.hostname is None:
+        return None
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parts.hostname, port), timeout=max(timeout_s, 0.1)):
+            return None
+    except OSError as exc:
+        return str(exc) if exc.errno is not None else f"no connection ({exc})"
+
+
 def send(
     traces: Iterable[SessionTrace],
     endpoint: str,
@@ -156,6 +172,8 @@ def send(
             result = exporter.export(to_readable(trace.spans))
             if result is not SpanExportResult.SUCCESS:
                 why = caught.reason()
+                if "Errno" not in why and (probed := _probe(endpoint, timeout_s)):
+                    why = f": {probed}"  # the exporter only said it gave up: say why
                 raise ExportError(
                     f"cannot send traces to {endpoint} ({protocol}){why}; "
                     f"{sessions} session(s) went out before session {trace.session_id}",
