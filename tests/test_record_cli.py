@@ -7,6 +7,7 @@ import os
 import re
 import signal
 import socket
+import subprocess
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -218,3 +219,36 @@ def test_bad_options_are_usage_errors(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "'nowhere' is not HOST:PORT" in result.output
     result = CliRunner().invoke(main, ["record", "--upstream", "ftp://example.com"])
     assert result.exit_code == 2 and "is not a WebSocket base URL" in result.output
+
+
+def test_ctrl_c_stops_the_relay_even_if_its_parent_blocked_the_signal(
+    tmp_path: Path, relay_workers: int
+) -> None:
+    # A runner or service manager may start rtlens with SIGINT blocked; its mask is inherited
+    # across exec, and a relay that never sees Ctrl-C would run until killed.
+    def block_sigint() -> None:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+
+    proc = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "rtlens", "record", "--listen", "127.0.0.1:0"),
+            *("--upstream", "ws://127.0.0.1:9", "--out", str(tmp_path)),
+            *("--workers", str(relay_workers)),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        preexec_fn=block_sigint,
+    )
+    try:
+        assert proc.stdout is not None
+        assert "relaying ws://127.0.0.1:" in proc.stdout.readline()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, err
+    assert "stopped; 0 session(s) recorded" in out

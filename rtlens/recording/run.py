@@ -72,6 +72,10 @@ def run_relay(
     file once closed (in this process, whichever worker relayed the session)."""
     if tls_key is not None and tls_cert is None:
         raise RelayStartError("--tls-key needs --tls-cert: give the certificate too")
+    if hasattr(signal, "pthread_sigmask"):
+        # A parent that blocked these signals (a runner's thread, a service manager) would
+        # leave Ctrl-C pending forever: the relay must stop when asked.
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
     try:
         tls = None if tls_cert is None else server_context(tls_cert, tls_key)
     except TlsError as exc:

@@ -34,7 +34,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from rtlens.procs import parent_death_signal
 from rtlens.recording import terminal
@@ -63,8 +63,65 @@ class _Started:
     error: str | None = None
 
 
+class _ReadyChannel:
+    """The workers' word to the supervisor that they listen, or why they cannot: a pipe
+    the supervisor can wait on together with Ctrl-C and the workers' exits."""
+
+    def __init__(self, ctx: Any) -> None:
+        self.reader, self._writer = ctx.Pipe(duplex=False)
+        self._lock = ctx.Lock()
+
+    def put(self, said: _Started) -> None:
+        with self._lock:
+            self._writer.send(said)
+
+    def get(self) -> _Started:
+        said: _Started = self.reader.recv()
+        return said
+
+
 class _StopRequestedError(Exception):
     """Ctrl-C or SIGTERM reached the supervisor."""
+
+
+class _StopSignal:
+    """Ctrl-C and SIGTERM as a pipe that turns readable, so each wait of the supervisor
+    includes them. The handler only sets a flag and writes a byte: an exception raised
+    from a handler could land anywhere, inside the standard library's own cleanup too."""
+
+    def __init__(self) -> None:
+        self._read, self._write = os.pipe()
+        os.set_blocking(self._read, False)
+        os.set_blocking(self._write, False)
+        self.requested = False
+        self._previous: dict[int, Any] = {}
+
+    def fileno(self) -> int:
+        return self._read
+
+    def _handle(self, _signum: int, _frame: object) -> None:
+        self.requested = True
+        with contextlib.suppress(BlockingIOError):  # already readable
+            os.write(self._write, b"\0")
+
+    def install(self) -> None:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._previous[sig] = signal.signal(sig, self._handle)
+
+    def ignore(self) -> None:
+        """While stopping: a second Ctrl-C must not cut the close lines short."""
+        for sig in self._previous:
+            signal.signal(sig, signal.SIG_IGN)
+
+    def restore(self) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        os.close(self._read)
+        os.close(self._write)
+
+    def check(self) -> None:
+        if self.requested:
+            raise _StopRequestedError
 
 
 def reuse_port_available() -> bool:
@@ -131,7 +188,7 @@ def run_workers(
     # Anonymous shared memory (fork shares it): no file, so no file size limit applies.
     shared_memory = mmap.mmap(-1, 16 * workers)
     counters = (ctypes.c_int64 * (2 * workers)).from_buffer(shared_memory)
-    ready: Any = ctx.SimpleQueue()
+    ready = _ReadyChannel(ctx)
     recorded: Any = ctx.SimpleQueue() if on_recorded is not None else None
     collector = None
     if on_recorded is not None:
@@ -153,25 +210,33 @@ def run_workers(
         proc.start()
         return _Worker(slot, proc)
 
-    def stop_handler(_signum: int, _frame: object) -> None:
-        raise _StopRequestedError
-
-    previous = {sig: signal.signal(sig, stop_handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    stop = _StopSignal()
+    stop.install()
     running: list[_Worker] = []
     try:
         running = [start(slot) for slot in range(workers)]
-        _wait_ready(ready, running)
+        _wait_ready(ready, running, stop)
         url = f"{'wss' if options.tls else 'ws'}://{_host_in_url(host)}:{port}"
         report(terminal.listening(url, options.upstream, options.out_dir, options.redact_audio))
         mode = "SO_REUSEPORT" if reuse_port else "one shared socket"
         report(f"rtlens record: {workers} relay processes ({mode})")
         while True:
             sentinels = {w.proc.sentinel: w for w in running}
-            for done in multiprocessing.connection.wait(list(sentinels)):
+            woke = multiprocessing.connection.wait([stop.fileno(), ready.reader, *sentinels])
+            stop.check()
+            if ready.reader in woke:  # a restarted worker listens, or says why it cannot
+                said = ready.get()
+                if said.error is not None:
+                    report(terminal.problem(None, said.error))
+            for done in woke:
+                if done not in sentinels:
+                    continue
                 dead = sentinels[done]
                 dead.proc.join()
                 if time.monotonic() - dead.started < RESTART_AFTER:
-                    time.sleep(RESTART_AFTER)  # one that cannot run must not spin a core
+                    # One that cannot run must not spin a core; Ctrl-C still ends the wait.
+                    multiprocessing.connection.wait([stop.fileno()], timeout=RESTART_AFTER)
+                    stop.check()
                 report(
                     terminal.problem(
                         None,
@@ -183,8 +248,7 @@ def run_workers(
     except _StopRequestedError:
         pass
     finally:
-        for sig in previous:  # stopping: a second Ctrl-C must not cut it short
-            signal.signal(sig, signal.SIG_IGN)
+        stop.ignore()
         open_now = sum(counters[2 * w.slot + OPEN] for w in running)
         if running:
             report(terminal.stopping(open_now))
@@ -198,25 +262,35 @@ def run_workers(
         if collector is not None:
             recorded.put(None)  # after every worker's last file
             collector.join()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        stop.restore()
     report(
         terminal.stopped(sum(counters[2 * s + STARTED] for s in range(workers)), options.out_dir)
     )
 
 
-def _wait_ready(ready: Any, running: list[_Worker]) -> None:
+def _wait_ready(ready: _ReadyChannel, running: list[_Worker], stop: _StopSignal) -> None:
     """Every worker listening, or the first one's reason it cannot (all are stopped)."""
     waiting = len(running)
     while waiting:
-        said: _Started = ready.get()
-        if said.error is not None:
+        sentinels = {w.proc.sentinel: w for w in running}
+        woke = multiprocessing.connection.wait([stop.fileno(), ready.reader, *sentinels])
+        stop.check()
+        error = None
+        if ready.reader in woke:
+            error = ready.get().error
+            waiting -= 1
+        elif woke:  # a worker ended before it said anything
+            dead = sentinels[cast(int, woke[0])]
+            dead.proc.join()
+            error = (
+                f"relay process {dead.proc.pid} ended before listening ({_how(dead.proc.exitcode)})"
+            )
+        if error is not None:
             for w in running:
                 w.proc.terminate()
                 w.proc.join()
             running.clear()
-            raise RelayStartError(said.error)
-        waiting -= 1
+            raise RelayStartError(error)
 
 
 def _collect(recorded: Any, on_recorded: Callable[[Path], None]) -> None:
@@ -243,7 +317,7 @@ def _worker_main(
     shared: socket.socket | None,
     options: RelayOptions,
     counters: Any,
-    ready: Any,
+    ready: _ReadyChannel,
     recorded: Any,
     report: Report,
     supervisor: int,
@@ -271,7 +345,7 @@ async def _serve(
     sock: socket.socket,
     options: RelayOptions,
     counters: Any,
-    ready: Any,
+    ready: _ReadyChannel,
     report: Report,
     on_recorded: Callable[[Path], None] | None,
 ) -> None:
