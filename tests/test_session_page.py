@@ -189,7 +189,11 @@ def test_session_page_plays_seeks_and_inspects_in_chromium(call, tmp_path):
         struck = cut_line.evaluate("e => getComputedStyle(e).textDecorationLine")
         unheard_text = cut_line.inner_text()
         page.click('#conv li[data-turn="2"] button.play-unheard')
-        page.wait_for_function("!document.getElementById('unheard-player').paused")
+        # play() unpauses at once; the clip's duration is known once its metadata is read
+        page.wait_for_function(
+            "(u => !u.paused && u.readyState >= 1 && isFinite(u.duration))"
+            "(document.getElementById('unheard-player'))"
+        )
         clip = page.evaluate(
             "(() => {const u = document.getElementById('unheard-player');"
             " return {duration: u.duration, at: u.currentTime, main_paused:"
