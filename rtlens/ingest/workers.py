@@ -17,13 +17,13 @@ import queue
 import signal
 import threading
 import time
-import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from rtlens.errors import InputError, WorkerError, WriterError
+from rtlens.errors import WorkerError, WriterError
 from rtlens.ingest.messages import Begin, Done, EventFile, EventTuples, Exit, Failed, Message
+from rtlens.ingest.onefile import failure_reason
 from rtlens.ingest.results import EventTuple
 from rtlens.logfile.reader import MAX_LINE_BYTES
 from rtlens.procs import parent_death_signal
@@ -100,13 +100,10 @@ def normalize_to(spool: EventSpool, index: int, path: Path, max_line: int = MAX_
             file_index=index,
             max_line=max_line,
         )
-    except InputError as exc:
-        put(Failed(index, str(exc)))
-        return
     except WriterError:
         raise
-    except Exception:
-        put(Failed(index, "internal error: " + traceback.format_exc(limit=3)))
+    except Exception as exc:
+        put(Failed(index, failure_reason(exc)))
         return
     put(Done(index, result))
 

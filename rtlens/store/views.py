@@ -1,6 +1,11 @@
 """Views shared by the report, `rtlens query` and the notebooks, so a number means the same
 thing everywhere. Each is created in every rtlens database (`CREATE OR REPLACE`), and
-documented in docs/schema.md (generated)."""
+documented in docs/schema.md (generated).
+
+The SQL is written once for DuckDB and Spark SQL alike (`rtlens query --engine spark` runs
+it over the Parquet tables): standard joins, windows and scalar subqueries only; the one
+function the two spell differently, the interpolated quantile, is written `{quantile}` and
+filled in per engine by `sql_for`."""
 
 from __future__ import annotations
 
@@ -9,12 +14,23 @@ from dataclasses import dataclass
 from rtlens.schema import sql_string
 from rtlens.store.engine import duckdb
 
+# What `{quantile}` becomes: both interpolate linearly between the closest ranks.
+QUANTILE = {"duckdb": "quantile_cont", "spark": "percentile"}
+
 
 @dataclass(frozen=True)
 class View:
     name: str
     doc: str
-    sql: str
+    template: str  # the SQL, with `{quantile}` for the engine's quantile function
+
+    def sql_for(self, engine: str) -> str:
+        return self.template.replace("{quantile}", QUANTILE[engine])
+
+    @property
+    def sql(self) -> str:
+        """The DuckDB SQL (what the database's views are, and docs/schema.md shows)."""
+        return self.sql_for("duckdb")
 
 
 VIEWS: tuple[View, ...] = (
@@ -79,9 +95,9 @@ VIEWS: tuple[View, ...] = (
         SELECT s.session_id, s.source_file, s.started_ts, s.duration_ms, s.model, s.dialect,
                s.transport, s.n_turns, s.n_responses, s.n_interruptions, s.n_errors,
                s.total_tokens, s.cost_usd,
-               (SELECT quantile_cont(l.v2v_ms, 0.5) FROM turn_latency l
+               (SELECT {quantile}(l.v2v_ms, 0.5) FROM turn_latency l
                  WHERE l.session_id = s.session_id AND l.category = 'clean') AS v2v_p50_ms,
-               (SELECT quantile_cont(l.v2v_ms, 0.95) FROM turn_latency l
+               (SELECT {quantile}(l.v2v_ms, 0.95) FROM turn_latency l
                  WHERE l.session_id = s.session_id AND l.category = 'clean') AS v2v_p95_ms,
                CASE WHEN s.duration_ms > 0
                     THEN s.n_interruptions / (s.duration_ms / 60000.0) END
