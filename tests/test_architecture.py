@@ -26,6 +26,8 @@ FORBIDDEN = {
     "replay": {"recording", "ingest", "store", "analysis", "report", "simulator", "cli", "audio"},
     # live metrics: the ingest normalizer run on the relay's closed recordings
     "live": {"recording", "store", "analysis", "report", "simulator", "cli"},
+    # another engine for ingest and query: it runs the normalizer and the shared views
+    "spark": {"recording", "analysis", "report", "simulator", "cli", "live", "replay", "audio"},
 }
 # third-party modules allowed only in some packages
 CONFINED = {
@@ -37,6 +39,8 @@ CONFINED = {
     "aiohttp": {"simulator"},
     "opentelemetry": {"export"},
     "prometheus_client": {"live"},
+    "pyspark": {"spark"},
+    "py4j": {"spark"},
 }
 
 

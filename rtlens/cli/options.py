@@ -34,3 +34,25 @@ def check_memory_size(_ctx: click.Context, _param: click.Parameter, value: str) 
     if not _MEMORY_SIZE.fullmatch(value.strip()):
         raise click.BadParameter(f"{value!r} is not a size such as 512MB or 2GB")
     return value.strip()
+
+
+def engine_options(what: str) -> Callable[[F], F]:
+    """`--engine duckdb|spark` and `--master URL` (Spark's master; local[*] by default)."""
+
+    def decorate(f: F) -> F:
+        f = click.option(
+            "--master",
+            default=None,
+            metavar="URL",
+            help="Spark master with --engine spark: local[N], spark://host:7077, yarn, k8s://… "
+            "(default local[*]: every core here).",
+        )(f)
+        return click.option(
+            "--engine",
+            type=click.Choice(["duckdb", "spark"]),
+            default="duckdb",
+            show_default=True,
+            help=f"{what} (spark: pip install 'rtlens[spark]', Java 17+; see docs/spark.md).",
+        )(f)
+
+    return decorate
