@@ -198,3 +198,14 @@ def test_spark_needs_a_parquet_folder(tmp_path):
     result = run("query", "--engine", "spark", "--parquet", str(tmp_path), "SELECT 1")
     assert result.returncode == 2
     assert f"{tmp_path}: not an rtlens Parquet folder" in result.stderr
+
+
+def test_object_store_urls_are_kept_as_given():
+    """Not reachable here (no object store): what rtlens hands Spark for one."""
+    from rtlens.spark import locations
+
+    assert locations.is_url("s3a://bucket/rt/") and not locations.is_url("rt_parquet")
+    assert not locations.is_url("file:///tmp/rt")  # a local path in URL form
+    assert locations.resolve("s3a://bucket/rt/") == "s3a://bucket/rt"
+    assert locations.join("s3a://bucket/rt", "turns", "date=*") == "s3a://bucket/rt/turns/date=*"
+    assert locations.resolve("rt_parquet") == str(Path("rt_parquet").resolve())

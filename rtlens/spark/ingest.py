@@ -13,7 +13,6 @@ earlier runs by.
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from rtlens.errors import FileProblem, InputError
 from rtlens.ingest.onefile import FileOutcome, failure_row, normalize_one
 from rtlens.ingest.pipeline import IngestResult, expand_inputs
 from rtlens.schema import TABLE_NAMES, TABLES
+from rtlens.spark import locations
 from rtlens.spark import session as spark_session
 from rtlens.spark.types import PARTITION, converter, struct
 
@@ -101,8 +101,8 @@ def ingest(
 
     started = time.perf_counter()
     files = expand_inputs(paths)
-    out = Path(parquet_dir).resolve()
-    if out.exists() and not out.is_dir():
+    out = locations.resolve(parquet_dir)
+    if not locations.is_url(out) and Path(out).exists() and not Path(out).is_dir():
         raise InputError(f"{parquet_dir}: not a folder (--parquet names the folder to write)")
     spark = spark_session.start(master)
     sc = spark.sparkContext
@@ -116,7 +116,7 @@ def ingest(
         dates = {s.index: s.date for s in summaries}
         keep = sc.broadcast((loaded, dates))
         for table in TABLE_NAMES:
-            _write_table(spark, outcomes, table, keep, out / table)
+            _write_table(spark, outcomes, table, keep, locations.join(out, table))
     except Exception as exc:
         if type(exc).__module__.startswith(("py4j", "pyspark")):
             raise RuntimeError(f"Spark job failed: {spark_session.error_line(exc)}") from exc
@@ -138,7 +138,7 @@ def ingest(
     return result
 
 
-def _write_table(spark: Any, outcomes: Any, table: str, keep: Any, folder: Path) -> None:
+def _write_table(spark: Any, outcomes: Any, table: str, keep: Any, folder: str) -> None:
     convert = converter(table)
 
     def rows(outcome: FileOutcome) -> Iterator[tuple[Any, ...]]:
@@ -150,11 +150,11 @@ def _write_table(spark: Any, outcomes: Any, table: str, keep: Any, folder: Path)
 
     frame = spark.createDataFrame(outcomes.flatMap(rows), struct(table, partition=True))
     if frame.isEmpty():
-        shutil.rmtree(folder, ignore_errors=True)
+        locations.remove(spark, folder)
         # every table reads back with its columns: one empty file, as the local writer does
         empty = spark.createDataFrame([], struct(table))
         empty.coalesce(1).write.mode("overwrite").parquet(
-            str(folder / f"{PARTITION}={UNKNOWN_DATE}")
+            locations.join(folder, f"{PARTITION}={UNKNOWN_DATE}")
         )
         return
-    frame.repartition(PARTITION).write.mode("overwrite").partitionBy(PARTITION).parquet(str(folder))
+    frame.repartition(PARTITION).write.mode("overwrite").partitionBy(PARTITION).parquet(folder)

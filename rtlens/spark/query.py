@@ -9,6 +9,7 @@ from typing import Any
 
 from rtlens.errors import InputError
 from rtlens.schema import TABLE_NAMES
+from rtlens.spark import locations
 from rtlens.spark.types import PARTITION, struct
 from rtlens.store.views import VIEWS
 
@@ -16,6 +17,8 @@ from rtlens.store.views import VIEWS
 def check_folder(parquet_dir: str | Path) -> None:
     """InputError unless `parquet_dir` holds a folder per rtlens table (checked before
     Spark starts, which takes seconds)."""
+    if locations.is_url(parquet_dir):
+        return  # an object store: Spark says what is missing when it reads
     root = Path(parquet_dir)
     missing = [t for t in TABLE_NAMES if not (root / t).is_dir()]
     if missing:
@@ -30,13 +33,13 @@ def register(spark: Any, parquet_dir: str | Path) -> None:
     partition column, so the tables and views have the columns they have in DuckDB), then
     the shared views over them."""
     check_folder(parquet_dir)
-    root = Path(parquet_dir)
+    root = locations.resolve(parquet_dir)
     for table in TABLE_NAMES:
-        schema = struct(table, partition=True)
+        folder = locations.join(root, table)
         frame = (
-            spark.read.schema(schema)
-            .option("basePath", str(root / table))
-            .parquet(str(root / table / f"{PARTITION}=*"))
+            spark.read.schema(struct(table, partition=True))
+            .option("basePath", folder)
+            .parquet(locations.join(folder, f"{PARTITION}=*"))
             .drop(PARTITION)
         )
         frame.createOrReplaceTempView(table)
