@@ -33,6 +33,7 @@ pytestmark = [
 ]
 SAMPLES = REPO / "sample_logs"
 RTLENS = [sys.executable, "-m", "rtlens"]
+ON_SPARK = ("--engine", "spark", "--master", "local[2]")
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -67,16 +68,7 @@ def both(inputs: list[str], tmp_path_factory: pytest.TempPathFactory) -> dict[st
     local = run(
         "ingest", *inputs, "--db", str(tmp / "local.duckdb"), "--parquet", str(tmp / "local")
     )
-    spark = run(
-        "ingest",
-        *inputs,
-        "--engine",
-        "spark",
-        "--master",
-        "local[2]",
-        "--parquet",
-        str(tmp / "spark"),
-    )
+    spark = run("ingest", *inputs, *ON_SPARK, "--parquet", str(tmp / "spark"))
     return {"tmp": tmp, "local": local, "spark": spark}
 
 
@@ -145,18 +137,7 @@ def test_the_shared_views_give_the_same_answers(both):
     tmp = both["tmp"]
     sql = VIEW_QUERIES[-1]
     local = run("query", "--db", str(tmp / "local.duckdb"), "--format", "json", sql)
-    spark = run(
-        "query",
-        "--engine",
-        "spark",
-        "--master",
-        "local[2]",
-        "--parquet",
-        str(tmp / "spark"),
-        "--format",
-        "json",
-        sql,
-    )
+    spark = run("query", *ON_SPARK, "--parquet", str(tmp / "spark"), "--format", "json", sql)
     assert local.returncode == spark.returncode == 0, (local.stderr, spark.stderr)
     expected, got = json.loads(local.stdout), json.loads(spark.stdout)
     assert expected and list(got[0]) == list(expected[0])  # the same columns, in order

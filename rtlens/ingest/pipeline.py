@@ -382,7 +382,7 @@ class _Writer:
                 self.store.delete_sessions(self.con, [session_id])
             row = (session_id, self.resolved[index], None, message.reason, None)
             self.small["ingest_errors"].append(row)
-            _note_problems(self.result, self.resolved[index], [row])
+            note_problems(self.result, self.resolved[index], [row])
             self._file_done(index)
 
     def _begin(self, index: int, session_id: str) -> None:
@@ -428,7 +428,7 @@ class _Writer:
         self.counted[index] = (n_sessions, tables.n_events, n_errors)
         self.result.sessions += n_sessions
         self.result.events += tables.n_events
-        _note_problems(self.result, tables.source_file, tables.rows["ingest_errors"])
+        note_problems(self.result, tables.source_file, tables.rows["ingest_errors"])
         if self.small_rows >= _FLUSH_SMALL_ROWS:
             self._flush_small()
 
@@ -471,7 +471,8 @@ class _Writer:
             file_stamps.remember(self.con, loaded)
 
 
-def _note_problems(result: IngestResult, source_file: str, rows: list[tuple[Any, ...]]) -> None:
+def note_problems(result: IngestResult, source_file: str, rows: list[tuple[Any, ...]]) -> None:
+    """Count a file's ingest_errors rows and note the first (the line the CLI prints)."""
     if not rows:
         return
     result.ingest_errors += len(rows)

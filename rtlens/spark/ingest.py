@@ -12,20 +12,19 @@ earlier runs by.
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rtlens.errors import FileProblem, InputError
+from rtlens.errors import InputError
 from rtlens.ingest.onefile import FileOutcome, failure_row, normalize_one
-from rtlens.ingest.pipeline import IngestResult, expand_inputs
+from rtlens.ingest.pipeline import IngestResult, expand_inputs, note_problems
 from rtlens.schema import TABLE_NAMES, TABLES
 from rtlens.spark import locations
 from rtlens.spark import session as spark_session
-from rtlens.spark.types import PARTITION, converter, struct
+from rtlens.spark.types import PARTITION, converter, from_epoch_us, struct
 
 UNKNOWN_DATE = "unknown"
 
@@ -46,8 +45,7 @@ class FileSummary:
 def _date(started_us: int | None) -> str:
     if started_us is None:
         return UNKNOWN_DATE
-    when = dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=started_us)
-    return when.strftime("%Y-%m-%d")
+    return from_epoch_us(started_us).strftime("%Y-%m-%d")
 
 
 def _rows(outcome: FileOutcome, table: str) -> list[tuple[Any, ...]]:
@@ -129,11 +127,7 @@ def ingest(
             continue
         result.sessions += s.n_sessions
         result.events += s.n_events
-        if s.errors:
-            result.ingest_errors += len(s.errors)
-            line_no, error = s.errors[0][2], s.errors[0][3]
-            where = f"line {line_no}: " if line_no is not None else ""
-            result.problems.append(FileProblem(s.source_file, len(s.errors), where + str(error)))
+        note_problems(result, s.source_file, list(s.errors))
     result.seconds = time.perf_counter() - started
     return result
 

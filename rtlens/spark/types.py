@@ -33,12 +33,15 @@ def struct(table: str, *, partition: bool = False) -> sql_types.StructType:
     return sql_types.StructType(fields)
 
 
+def from_epoch_us(value: int) -> dt.datetime:
+    """A UTC instant from epoch µs, exactly (no float on the way)."""
+    return _EPOCH + dt.timedelta(microseconds=value)
+
+
 def _timestamp(value: Any) -> Any:
     # The normalizer gives epoch µs (ints) where DuckDB converts them in SQL; `events`
     # rows come out of DuckDB as datetimes already.
-    if isinstance(value, int):
-        return _EPOCH + dt.timedelta(microseconds=value)
-    return value
+    return from_epoch_us(value) if isinstance(value, int) else value
 
 
 def _double(value: Any) -> Any:
