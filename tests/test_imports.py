@@ -154,3 +154,19 @@ def test_other_json_is_one_clear_line_and_exit_1(name, content, says, tmp_path):
     assert result.exit_code == 1
     [line] = [x for x in result.stderr.splitlines() if str(path) in x]
     assert says in line
+
+
+def test_a_mitmproxy_dump_without_the_extra_names_the_extra(tmp_path):
+    try:
+        import mitmproxy  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        pytest.skip("mitmproxy is installed: tests/test_imports_mitmproxy.py reads real dumps")
+    path = tmp_path / "call.flows"
+    payload = b"4:type;4:http;"  # a tnetstring dict, as `mitmdump -w` writes each flow
+    path.write_bytes(b"%d:%s}" % (len(payload), payload))
+    result = ingest(path, tmp_path / "x.duckdb")
+    assert result.exit_code == 1
+    [line] = [x for x in result.stderr.splitlines() if str(path) in x]
+    assert "a mitmproxy flow dump" in line and "pip install 'rtlens[mitmproxy]'" in line

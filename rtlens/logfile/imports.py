@@ -6,7 +6,9 @@ Recognised by content, so `rtlens ingest` and `rtlens report` take them as they 
   `_webSocketMessages` is the session; its URL becomes `upstream` (credentials removed)
   and its request headers are kept by the same allowlist as the relay's;
 - a DevTools frame list (`[{"type": "send"|"receive", "time": …, "data": "…"}, …]`, as
-  pasted from the Messages panel or exported by scripts).
+  pasted from the Messages panel or exported by scripts);
+- a mitmproxy flow dump (`mitmdump -w FILE`, tnetstring), read with mitmproxy's own
+  reader (the optional extra `rtlens[mitmproxy]`): the first WebSocket flow with messages.
 
 `send` is the app's (`client`), `receive` the server's; `time` is epoch seconds. A frame
 whose data is JSON becomes an event line, any other text a text line, opcode 2 a binary
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -31,26 +34,33 @@ from rtlens.version import __version__
 
 HAR = "har"
 DEVTOOLS = "devtools"
+MITMPROXY = "mitmproxy"
 _HAR_HEAD = re.compile(rb'^\s*\{\s*"log"\s*:')
+# A tnetstring dict: its length, then its first key (`9:websocket;`, `4:type;`, …).
+_MITM_HEAD = re.compile(rb"^\d{1,15}:\d{1,3}:[A-Za-z_]{1,64}[;,]")
 _FRAMES_HEAD = re.compile(rb'^\s*\[\s*\{[^{}]*"type"\s*:\s*"(?:send|receive)"')
 _DIRECTIONS = {"send": "client", "receive": "server"}
 ACCEPTED = (
     "rtlens accepts rtlens JSONL recordings, bare event JSONL, JSON arrays of events, HAR "
-    "files with WebSocket messages and DevTools frame lists"
+    "files with WebSocket messages, DevTools frame lists and mitmproxy flow dumps"
 )
 
 
 def sniff(head: bytes) -> str | None:
-    """`HAR` or `DEVTOOLS` if the file's first block looks like one, else None."""
+    """`HAR`, `DEVTOOLS` or `MITMPROXY` if the file's first block looks like one, else None."""
     if _HAR_HEAD.match(head):
         return HAR
     if _FRAMES_HEAD.match(head):
         return DEVTOOLS
+    if _MITM_HEAD.match(head):
+        return MITMPROXY
     return None
 
 
 def convert(kind: str, data: bytes, name: str) -> bytes:
     """The capture as the lines of a recording; InputError (one line) if it holds none."""
+    if kind == MITMPROXY:
+        return _from_mitmproxy(data, name)
     try:
         doc = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
@@ -75,7 +85,7 @@ def not_a_recording(doc: Any, name: str) -> InputError:
 
 
 def _what(kind: str) -> str:
-    return "HAR file" if kind == HAR else "DevTools frame list"
+    return {HAR: "HAR file", MITMPROXY: "mitmproxy flow dump"}.get(kind, "DevTools frame list")
 
 
 def _from_har(doc: Any, name: str) -> bytes:
@@ -93,6 +103,44 @@ def _from_har(doc: Any, name: str) -> bytes:
     raise InputError(
         f"{name}: a HAR file with no WebSocket messages (_webSocketMessages) to import; save "
         "it from the browser's Network panel while the Realtime WebSocket is listed"
+    )
+
+
+def _from_mitmproxy(data: bytes, name: str) -> bytes:
+    try:
+        from mitmproxy import http
+        from mitmproxy import io as mitm_io
+        from mitmproxy.exceptions import FlowReadException
+    except ImportError:
+        raise InputError(
+            f"{name}: a mitmproxy flow dump; reading it needs mitmproxy's reader: "
+            "pip install 'rtlens[mitmproxy]'"
+        ) from None
+    flows = mitm_io.FlowReader(io.BytesIO(data)).stream()
+    try:
+        for flow in flows:
+            ws = flow.websocket if isinstance(flow, http.HTTPFlow) else None
+            if ws is not None and ws.messages:
+                # The message shape of a HAR, so one path makes the lines of both.
+                messages = [
+                    {
+                        "type": "send" if m.from_client else "receive",
+                        "time": m.timestamp,
+                        "opcode": 1 if m.is_text else 2,
+                        "data": m.content.decode(errors="replace")
+                        if m.is_text
+                        else base64.b64encode(m.content).decode(),
+                    }
+                    for m in ws.messages
+                ]
+                headers = list(flow.request.headers.items(multi=True))
+                url = re.sub(r"^http", "ws", flow.request.pretty_url)
+                return _lines(name, MITMPROXY, messages, url=url, headers=headers)
+    except FlowReadException as exc:
+        raise InputError(f"{name}: a mitmproxy flow dump that cannot be read ({exc})") from None
+    raise InputError(
+        f"{name}: a mitmproxy flow dump with no WebSocket messages to import; capture the "
+        "Realtime connection itself (mitmdump -w FILE while the app talks)"
     )
 
 
