@@ -68,10 +68,17 @@ def build(
         n = set_scope(con, sessions_for_files(con, paths) if paths else None)
         title = f"rtlens report: {db}" + (f" ({_describe(paths)})" if paths else "")
     if n == 0:
-        reasons = "; ".join(f"{Path(p.source_file).name}: {p.first}" for p in problems[:3])
+        reasons = "; ".join(_reason(p) for p in problems[:3])
         raise NoSessionsError("no sessions to report" + (f" ({reasons})" if reasons else ""))
     summary = summarize(con, v2v_threshold_ms=v2v_threshold_ms)
     return Report(con, title, summary, problems, v2v_threshold_ms=v2v_threshold_ms)
+
+
+def _reason(problem: FileProblem) -> str:
+    """The file's name and its first problem, once (a reader's message may name it already)."""
+    name = Path(problem.source_file).name
+    said = problem.first.split(": ", 1)[0]
+    return problem.first if Path(said).name == name else f"{name}: {problem.first}"
 
 
 def as_json_data(summary: dict[str, Any]) -> dict[str, Any]:
