@@ -40,6 +40,7 @@ class FileSummary:
     n_sessions: int
     n_events: int
     errors: tuple[tuple[Any, ...], ...]  # its ingest_errors rows (few; they are reported)
+    tables_with_rows: frozenset[str]  # so no Spark job is run to learn a table is empty
 
 
 def _date(started_us: int | None) -> str:
@@ -65,6 +66,7 @@ def summarize(outcome: FileOutcome) -> FileSummary:
         len(sessions),
         outcome.tables.n_events if outcome.tables is not None else 0,
         tuple(_rows(outcome, "ingest_errors")),
+        frozenset(t for t in TABLE_NAMES if _rows(outcome, t)),
     )
 
 
@@ -113,8 +115,13 @@ def ingest(
         loaded, skipped = winners(summaries, files)
         dates = {s.index: s.date for s in summaries}
         keep = sc.broadcast((loaded, dates))
+        filled = set().union(*(s.tables_with_rows for s in summaries if s.index in loaded))
         for table in TABLE_NAMES:
-            _write_table(spark, outcomes, table, keep, locations.join(out, table))
+            folder = locations.join(out, table)
+            if table in filled:
+                _write_table(spark, outcomes, table, keep, folder)
+            else:
+                _write_empty(spark, table, folder)
     except Exception as exc:
         if type(exc).__module__.startswith(("py4j", "pyspark")):
             raise RuntimeError(f"Spark job failed: {spark_session.error_line(exc)}") from exc
@@ -143,12 +150,13 @@ def _write_table(spark: Any, outcomes: Any, table: str, keep: Any, folder: str) 
                 yield (*convert(row), date)
 
     frame = spark.createDataFrame(outcomes.flatMap(rows), struct(table, partition=True))
-    if frame.isEmpty():
-        locations.remove(spark, folder)
-        # every table reads back with its columns: one empty file, as the local writer does
-        empty = spark.createDataFrame([], struct(table))
-        empty.coalesce(1).write.mode("overwrite").parquet(
-            locations.join(folder, f"{PARTITION}={UNKNOWN_DATE}")
-        )
-        return
     frame.repartition(PARTITION).write.mode("overwrite").partitionBy(PARTITION).parquet(folder)
+
+
+def _write_empty(spark: Any, table: str, folder: str) -> None:
+    """Every table reads back with its columns: one empty file, as the local writer does."""
+    locations.remove(spark, folder)
+    empty = spark.createDataFrame([], struct(table))
+    empty.coalesce(1).write.mode("overwrite").parquet(
+        locations.join(folder, f"{PARTITION}={UNKNOWN_DATE}")
+    )
