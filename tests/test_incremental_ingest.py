@@ -183,3 +183,23 @@ def test_the_cli_says_what_was_new_changed_and_skipped(folder, tmp_path):
     full = runner.invoke(main, ["ingest", str(folder), "--db", db, "--full"])
     assert "0 new, 0 changed, 6 unchanged: read again (--full)" in full.stdout
     assert "6 session(s)" in full.stdout
+
+
+def test_real_paths_resolve_as_realpath_does(tmp_path):
+    """Each folder is resolved once; symlinked files and folders and `..` still resolve."""
+    from rtlens.ingest.pipeline import real_paths
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "x.jsonl").write_text("")
+    (tmp_path / "link").symlink_to(tmp_path / "a")
+    (tmp_path / "y.jsonl").symlink_to(tmp_path / "a" / "x.jsonl")
+    files = [
+        tmp_path / "link" / "x.jsonl",
+        tmp_path / "y.jsonl",
+        tmp_path / "a" / ".." / "a" / "x.jsonl",
+        tmp_path / "a" / "x.jsonl",
+        Path("x.jsonl"),
+    ]
+    real = str((tmp_path / "a" / "x.jsonl").resolve())
+    assert real_paths(files)[:4] == [real] * 4
+    assert real_paths(files) == [os.path.realpath(f) for f in files]

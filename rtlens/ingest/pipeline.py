@@ -88,9 +88,27 @@ def expand_inputs(paths: Sequence[str | Path]) -> list[Path]:
         else:
             raise InputError(f"{raw}: no such file or folder")
     unique: dict[str, Path] = {}
-    for f in files:
-        unique.setdefault(os.path.realpath(f), f)
+    for f, real in zip(files, real_paths(files), strict=True):
+        unique.setdefault(real, f)
     return list(unique.values())
+
+
+def real_paths(files: Sequence[Path]) -> list[str]:
+    """`os.path.realpath` of each file, each folder resolved once: a file that is not a
+    symlink itself is its folder's real path and its name (a thousand recordings in one
+    folder cost one folder's resolving, not a thousand)."""
+    folders: dict[str, str] = {}
+    out = []
+    for f in files:
+        text = os.fspath(f)
+        head, name = os.path.split(text)
+        if name in ("", ".", "..") or os.path.islink(text):  # noqa: PTH114 (str, not Path: per file)
+            out.append(os.path.realpath(text))
+            continue
+        if head not in folders:
+            folders[head] = os.path.realpath(head or ".")
+        out.append(os.path.join(folders[head], name))  # noqa: PTH118
+    return out
 
 
 def ingest(
@@ -118,7 +136,7 @@ def ingest(
         _check_parquet_dir(Path(parquet_dir))  # before the database changes, not after
     processes = default_processes(files) if workers is None else max(0, workers)
     # Taken before any file is read: a file that grows meanwhile is read again next time.
-    resolved = [os.path.realpath(f) for f in files]  # what Path.resolve gives, faster
+    resolved = real_paths(files)  # what Path.resolve gives, faster
     stamps = [stamp(f, r) for f, r in zip(files, resolved, strict=True)]
     with (
         run_folder() as chunk_dir,
