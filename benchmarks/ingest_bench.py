@@ -160,6 +160,7 @@ def breakdown(corpus: Path, repeats: int = 3) -> dict[str, float]:
 
 
 def _breakdown_once(corpus: Path) -> dict[str, float]:
+    from rtlens.ingest.messages import EventFile
     from rtlens.ingest.normalize import normalize_file
     from rtlens.ingest.workers import FLUSH_LINES, EventSpool
     from rtlens.logfile.reader import read_records
@@ -180,7 +181,7 @@ def _breakdown_once(corpus: Path) -> dict[str, float]:
             pass
     out["reader (find lines, cut audio, parse)"] = time.process_time() - t - out[blocks]
     with tempfile.TemporaryDirectory() as tmp:
-        messages: list[tuple] = []
+        messages: list[object] = []
         lines: list[bytes] = []
         t = time.process_time()
         results = [
@@ -202,7 +203,7 @@ def _breakdown_once(corpus: Path) -> dict[str, float]:
         target.execute("SET memory_limit = '128MB'")
         out["create database and schema"] = time.process_time() - t
         sessions = {i: r.session_id for i, r in enumerate(results)}
-        files = [m[2] for m in messages if m[0] == "event_file"]
+        files = [m.path for m in messages if isinstance(m, EventFile)]
         # DuckDB may use other threads (at the commit): count the whole process's CPU.
         before = os.times()
         target.execute("BEGIN")
