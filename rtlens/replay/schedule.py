@@ -3,18 +3,47 @@
 A server frame recorded after the k-th client frame waits until the k-th client event has
 arrived, then its recorded gap from the preceding frame (÷ speed). Frames before any client
 frame (e.g. session.created) have k = 0 and run on the recorded clock.
+
+Lines are rtlens frame lines or bare events (one event with a `type` a line, as ingest
+reads them: the direction follows from the type, and with no `ts` every gap is 0). Audio
+that `--redact-audio` replaced by `""` and a byte count is sent as that many bytes of
+silence in the session's output format, so an app still hears (and times) every reply.
 """
 
 from __future__ import annotations
 
+import base64
+import functools
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import orjson
+
+from rtlens.catalogue import BY_WIRE
+
+# The byte that is silence in each output format (G.711 codes zero as 0xFF / 0xD5).
+_SILENCE = {"pcm16": 0x00, "g711_ulaw": 0xFF, "g711_alaw": 0xD5}
+_GA_FORMATS = {"audio/pcm": "pcm16", "audio/pcmu": "g711_ulaw", "audio/pcma": "g711_alaw"}
+
+
+# What a client frame that is not a JSON event with a string type is compared as.
+TEXT_FRAME = "(non-JSON text frame)"
+BINARY_FRAME = "(binary frame)"
+UNTYPED = "(event without a string type)"
 
 
 class ReplayError(Exception):
     """The recording cannot be replayed (one line, names file and line)."""
+
+
+@dataclass(frozen=True)
+class AudioFill:
+    """Redacted audio to put back, as silence, when the frame is sent."""
+
+    field: str  # the event's top-level audio field (`delta`)
+    n_bytes: int
+    silence: int  # the byte value that is silence in the output format
 
 
 @dataclass(frozen=True)
@@ -24,27 +53,70 @@ class ServerStep:
     text: str | None  # text frame to send, or None for a binary frame
     data: bytes | None
     line_no: int
+    fill: AudioFill | None = None
+    ts: float | None = None  # the recorded time (None in a file without timestamps)
+
+    def frame(self) -> str | bytes:
+        """The frame to send (redacted audio is made here, so the schedule stays small)."""
+        if self.text is None:
+            return self.data or b""
+        if self.fill is None:
+            return self.text
+        event = orjson.loads(self.text)
+        event[self.fill.field] = _silence_b64(self.fill.n_bytes, self.fill.silence)
+        return orjson.dumps(event).decode()
 
 
 @dataclass(frozen=True)
 class ClientExpect:
-    type: str | None
+    type: str  # the event's type; for other frames TEXT_FRAME, BINARY_FRAME or UNTYPED
     line_no: int
+    ts: float | None = None
 
 
 @dataclass(frozen=True)
 class Schedule:
     steps: list[ServerStep]
     clients: list[ClientExpect]
+    path: str = ""
+
+
+@functools.lru_cache(maxsize=64)
+def _silence_b64(n_bytes: int, byte: int) -> str:
+    return base64.b64encode(bytes([byte]) * n_bytes).decode()
+
+
+def _output_format(session: Any, current: str) -> str:
+    """The output audio format a session.created/updated sets (beta or GA shape)."""
+    if not isinstance(session, dict):
+        return current
+    beta = session.get("output_audio_format")
+    if isinstance(beta, str) and beta in _SILENCE:
+        return beta
+    audio = session.get("audio")
+    output = audio.get("output") if isinstance(audio, dict) else None
+    fmt = output.get("format") if isinstance(output, dict) else None
+    if isinstance(fmt, dict) and fmt.get("type") in _GA_FORMATS:
+        return _GA_FORMATS[fmt["type"]]
+    return current
+
+
+def _direction(obj: dict[str, Any]) -> Any:
+    if "dir" in obj:
+        return obj["dir"]
+    wire_type = obj.get("type")  # a bare event: its type names its direction
+    if not isinstance(wire_type, str):
+        return None
+    spec = BY_WIRE.get(("server", wire_type)) or BY_WIRE.get(("client", wire_type))
+    return spec.direction if spec else None
 
 
 def load_schedule(path: str | Path) -> Schedule:
     """Read a recording line by line into its release schedule."""
-    import base64
-
     steps: list[ServerStep] = []
     clients: list[ClientExpect] = []
     prev_ts: float | None = None
+    out_format = "pcm16"
     try:
         fh = Path(path).open("rb")  # noqa: SIM115 (closed by the with below)
     except OSError as exc:
@@ -59,20 +131,27 @@ def load_schedule(path: str | Path) -> Schedule:
                 raise ReplayError(f"{path}:{line_no}: not JSON") from None
             if not isinstance(obj, dict) or "rtlens" in obj or "close" in obj:
                 continue
-            direction = obj.get("dir")
+            direction = _direction(obj)
             ts = obj.get("ts")
+            if not isinstance(ts, (int, float)) or isinstance(ts, bool):
+                ts = None
             gap = 0.0
-            if isinstance(ts, (int, float)):
+            if ts is not None:
                 gap = max(0.0, ts - prev_ts) if prev_ts is not None else 0.0
                 prev_ts = float(ts)
-            event = obj.get("event")
+            event = obj.get("event", obj if "dir" not in obj else None)
             if direction == "client":
-                etype = event.get("type") if isinstance(event, dict) else None
-                clients.append(ClientExpect(etype if isinstance(etype, str) else None, line_no))
+                clients.append(ClientExpect(_client_label(obj, event), line_no, ts))
             elif direction == "server":
                 text: str | None = None
                 data: bytes | None = None
-                if "event" in obj:
+                fill = None
+                if isinstance(event, dict):
+                    if event.get("type") in ("session.created", "session.updated"):
+                        out_format = _output_format(event.get("session"), out_format)
+                    fill = _fill(event, obj.get("audio_bytes"), out_format)
+                    text = orjson.dumps(event).decode()
+                elif "event" in obj:
                     text = orjson.dumps(event).decode()
                 elif "text" in obj:
                     text = str(obj["text"])
@@ -80,7 +159,37 @@ def load_schedule(path: str | Path) -> Schedule:
                     data = base64.b64decode(obj["binary"])
                 else:
                     continue
-                steps.append(ServerStep(len(clients), gap, text, data, line_no))
+                steps.append(ServerStep(len(clients), gap, text, data, line_no, fill, ts))
     if not steps:
         raise ReplayError(f"{path}: too short to replay: no server frames")
-    return Schedule(steps, clients)
+    return Schedule(steps, clients, str(path))
+
+
+def _client_label(obj: dict[str, Any], event: Any) -> str:
+    if event is None:
+        return BINARY_FRAME if "binary" in obj else TEXT_FRAME
+    etype = event.get("type") if isinstance(event, dict) else None
+    return etype if isinstance(etype, str) else UNTYPED
+
+
+def client_label(message: str | bytes) -> str:
+    """What a frame the client sent is compared as (the same labels as the recording's)."""
+    if isinstance(message, bytes):
+        return BINARY_FRAME
+    try:
+        event = orjson.loads(message)
+    except orjson.JSONDecodeError:
+        return TEXT_FRAME
+    etype = event.get("type") if isinstance(event, dict) else None
+    return etype if isinstance(etype, str) else UNTYPED
+
+
+def _fill(event: dict[str, Any], audio_bytes: Any, out_format: str) -> AudioFill | None:
+    """What redacted audio the event needs back: its top-level field emptied, bytes counted."""
+    if not isinstance(audio_bytes, int) or isinstance(audio_bytes, bool) or audio_bytes <= 0:
+        return None
+    spec = BY_WIRE.get(("server", str(event.get("type"))))
+    field = spec.audio_field if spec else None
+    if field is None or event.get(field) != "":
+        return None  # audio nested in items or parts stays empty (see docs/replay.md)
+    return AudioFill(field, audio_bytes, _SILENCE[out_format])
