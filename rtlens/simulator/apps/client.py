@@ -10,6 +10,14 @@ Received assistant audio goes to a simulated loudspeaker: an item starts playing
 first delta arrives (or when the item before it finishes) and plays at one ms per app-clock ms.
 When the server reports `speech_started` while something is playing, the app does what real
 apps do: it stops playback and sends `conversation.item.truncate` with the ms actually played.
+
+A `gate` replaces the wall clock when the app must repeat a recorded session exactly (against
+`rtlens replay`). It is awaited with the point the app is
+at: `"send"` before every frame the script sends (not the reader's reactions), `"look"`
+before each look at what has arrived, `"close"` before the close (the microphone keeps its
+`pace`, so a replay at speed 1 hears the app in real time). `App.slept` says whether
+the last frame the script sent was a microphone chunk, after which a clocked app sleeps, so a
+look that follows it came one chunk later, not at once.
 """
 
 from __future__ import annotations
@@ -20,7 +28,7 @@ import contextlib
 import random
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -110,11 +118,24 @@ class Loudspeaker:
         return sum(item.played(now) for item in self.items.values())
 
 
+Gate = Callable[["App", str], Awaitable[None]]
+
+
 class App:
     """One scripted app session over an open websocket."""
 
-    def __init__(self, ws: ClientConnection, result: AppResult, *, seed: int, pace: float) -> None:
+    def __init__(
+        self,
+        ws: ClientConnection,
+        result: AppResult,
+        *,
+        seed: int,
+        pace: float,
+        gate: Gate | None = None,
+    ) -> None:
         self.ws = ws
+        self.gate = gate
+        self.slept = False
         self.result = result
         self.dialect = result.dialect
         self.pace = pace
@@ -134,17 +155,26 @@ class App:
     def event_id(self) -> str:
         return "evt_" + "".join(self.rng.choice(BASE62) for _ in range(20))
 
-    async def send(self, event: dict[str, Any]) -> dict[str, Any]:
+    async def send(self, event: dict[str, Any], *, gated: bool = True) -> dict[str, Any]:
+        if gated and self.gate is not None:  # before the id is drawn: the reader may draw one
+            await self.gate(self, "send")
         event = {"event_id": self.event_id(), **event}
-        await self.send_raw(orjson.dumps(event).decode(), event)
+        await self._write(orjson.dumps(event).decode(), event, gated)
         return event
 
     async def send_raw(self, frame: str | bytes, logged: Any = None) -> None:
+        if self.gate is not None:
+            await self.gate(self, "send")
+        await self._write(frame, logged, True)
+
+    async def _write(self, frame: str | bytes, logged: Any, by_script: bool) -> None:
         try:
             await self.ws.send(frame)
         except ConnectionClosed:
             raise AppClosedError from None
         self.result.sent.append(logged if logged is not None else frame)
+        if by_script:
+            self.slept = False
 
     async def _chunk(self, samples: Any) -> None:
         data = audio.encode(self.audio_format, samples)
@@ -161,6 +191,7 @@ class App:
             piece = signal[start : start + step]
             if speech or self.streaming_mic:
                 await self._chunk(piece)
+                self.slept = True
             self.clock_ms += len(piece) * 1000 / rate
             await asyncio.sleep(self.chunk_ms / 1000 * self.pace if self.pace > 0 else 0)
 
@@ -206,9 +237,23 @@ class App:
                         "item_id": item_id,
                         "content_index": 0,
                         "audio_end_ms": played,
-                    }
+                    },
+                    gated=False,  # the reader must not wait on what only it can receive
                 )
                 self.result.truncations.append(sent)
+
+    async def wait_until(self, done: Callable[[], bool], timeout_s: float = 120.0) -> None:
+        """Wait until `done()` holds, checked on every frame that arrives (for a gate)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while not done():
+            if self._closed:
+                raise AppClosedError
+            if loop.time() > deadline:
+                raise TimeoutError(f"a gate waited {timeout_s:.0f} s for server frames")
+            self._new.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._new.wait(), max(0.01, deadline - loop.time()))
 
     def mark(self) -> int:
         return len(self.result.received)
@@ -222,6 +267,8 @@ class App:
         deadline = loop.time() + timeout_s * max(self.pace, 0.1) + 10
         index = since
         while True:
+            if self.gate is not None:  # decide on what the recording had seen by now
+                await self.gate(self, "look")
             for event in self.result.received[index:]:
                 if match(event):
                     return event

@@ -1,0 +1,207 @@
+"""Replay round trips: a recording served by `rtlens replay`, recorded again through the relay.
+
+`recorded_order` is the scripted app's gate under replay: before the k-th frame the script
+sends, and before each look at what has arrived one microphone chunk after its last frame, it
+waits until it has received every server frame the recording shows before the k-th client
+frame, so the app decides on what it had seen when it was recorded. A look straight after a
+frame (the script's next line) waits for nothing: what was on its way then had not arrived;
+nor does a look wait for frames the relay saw less than IN_FLIGHT_S before the app's next
+frame (they crossed it: the app had decided before they reached it).
+Without the gate the microphone runs on the wall clock and streams a few more or fewer 40 ms
+chunks while the app waits, which no replay could make the same.
+
+`table_rows` reads every table of an ingested recording without the columns that are times
+(listed by hand below, per table) or that name the recording rather than the call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from pathlib import Path
+from typing import Any
+
+import rtlens
+from rtlens.recording import serve_relay
+from rtlens.replay.schedule import Schedule, load_schedule
+from rtlens.replay.server import ReplayResult, replay
+from rtlens.schema import TABLES
+from rtlens.simulator.apps import Gate, run_app
+from rtlens.simulator.apps.client import App
+from rtlens.simulator.samples import SAMPLES, Sample
+
+SAMPLE_LOGS = Path(__file__).parent.parent / "sample_logs"
+
+# Columns that differ between a recording and its replay by nature. Times: every wall-clock
+# instant and every duration between two of them (audio positions and durations computed
+# from byte counts are not times and are compared). Not times: `session_id` is the relay's
+# random id for each recording, `source_file` the file's path; `upstream` is compared without
+# its host and port (the simulator's then, the replay's now).
+NOT_COMPARED: dict[str, frozenset[str]] = {
+    "sessions": frozenset(
+        {"session_id", "source_file", "upstream", "started_ts", "ended_ts", "duration_ms"}
+    ),
+    "events": frozenset({"session_id", "ts", "t_ms"}),
+    "responses": frozenset(
+        {
+            "session_id",
+            "created_ms",
+            "first_audio_ms",
+            "first_text_ms",
+            "done_ms",
+            "ttfa_ms",
+            "duration_ms",
+        }
+    ),
+    "turns": frozenset(
+        {
+            "session_id",
+            "speech_started_ms",
+            "speech_stopped_ms",
+            "committed_ms",
+            "response_created_ms",
+            "first_audio_ms",
+            "v2v_ms",
+            "v2v_est_ms",
+            "text_to_reply_ms",
+            "turn_gap_ms",
+            "ttfa_ms",
+            "transcript_ms",
+        }
+    ),
+    "rate_limits": frozenset({"session_id", "t_ms", "ts"}),
+    "interruptions": frozenset(
+        {
+            "session_id",
+            "speech_started_ms",
+            "cancel_ms",
+            "truncate_ms",
+            "stop_ms",
+            "cancel_after_ms",
+            "audio_stop_after_ms",
+        }
+    ),
+    "errors": frozenset({"session_id", "t_ms"}),
+    "function_calls": frozenset(
+        {
+            "session_id",
+            "arguments_done_ms",
+            "output_ms",
+            "tool_ms",
+            "followup_first_audio_ms",
+            "tool_to_audio_ms",
+        }
+    ),
+    "transcriptions": frozenset(
+        {"session_id", "committed_ms", "first_delta_ms", "done_ms", "latency_ms"}
+    ),
+    "ingest_errors": frozenset({"session_id", "source_file"}),
+}
+
+
+def sample(name: str) -> Sample:
+    return next(s for s in SAMPLES if s.name == name)
+
+
+# A server frame the relay saw less than this before the app's next frame was still on its
+# way to the app when it decided to send that frame (the relay is ~0.1 ms from the app).
+IN_FLIGHT_S = 0.001
+
+
+def recorded_order(schedule: Schedule) -> Gate:
+    """The gate that makes the scripted app decide on what the recording shows it had seen."""
+    n = len(schedule.clients)
+    before = [0] * (n + 1)  # server frames before each client frame
+    for step in schedule.steps:
+        before[step.after_clients] += 1
+    for k in range(1, n + 1):
+        before[k] += before[k - 1]
+    seen = list(before)  # ... without those still in flight when the app decided
+    for k, client in enumerate(schedule.clients):
+        while (
+            seen[k] > 0
+            and client.ts is not None
+            and (ts := schedule.steps[seen[k] - 1].ts) is not None
+            and client.ts - ts < IN_FLIGHT_S
+        ):
+            seen[k] -= 1
+
+    def needed(app: App, point: str) -> int:
+        k = min(len(app.result.sent), n)
+        if point == "send" or point == "close":
+            return before[k]  # the relay saw these first: keep its order
+        if not app.slept:
+            return 0  # it looked at once after a frame: what was on the way was not there yet
+        return seen[k]
+
+    async def gate(app: App, point: str) -> None:
+        await app.wait_until(lambda: len(app.result.received) >= needed(app, point))
+
+    return gate
+
+
+async def rerecord(
+    recording: Path,
+    s: Sample,
+    out_dir: Path,
+    *,
+    speed: float,
+    strict: bool = True,
+    upstream: str | None = None,
+) -> tuple[Path, ReplayResult]:
+    """Replay `recording` (in process, or at `upstream` when given) to its scripted app
+    through a recording relay; return the new recording and what the replay saw."""
+    schedule = load_schedule(recording)
+    result = ReplayResult()
+    task = None
+    if upstream is None:
+        url: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        task = asyncio.create_task(
+            replay(
+                schedule,
+                "127.0.0.1",
+                0,
+                speed=speed,
+                strict=strict,
+                result=result,
+                on_listen=url.set_result,
+            )
+        )
+        upstream = (await url).removesuffix("/v1/realtime")
+    async with serve_relay(
+        "127.0.0.1",
+        0,
+        upstream=upstream,
+        out_dir=out_dir,
+        redact_audio=s.redact_audio,
+        report=None,
+    ) as relay:
+        query = f"?rtlens_scenario={s.scenario}" if s.scenario != "default" else ""
+        await run_app(
+            f"ws://127.0.0.1:{relay.port}/v1/realtime{query}",
+            script=s.script,
+            dialect=s.dialect,
+            seed=s.seed,
+            pace=1 / speed,  # the microphone at the replay's pace (gated all the same)
+            gate=recorded_order(schedule),
+        )
+    if task is not None:
+        await asyncio.wait_for(task, 120)
+    (path,) = out_dir.glob("*.jsonl")
+    return path, result
+
+
+def table_rows(recording: Path) -> dict[str, list[tuple[Any, ...]]]:
+    """Every table's rows for one recording, without NOT_COMPARED, in a stable order."""
+    con = rtlens.load([recording])
+    out: dict[str, list[tuple[Any, ...]]] = {}
+    for name, table in TABLES.items():
+        columns = [c.name for c in table.columns if c.name not in NOT_COMPARED[name]]
+        listed = ", ".join(f'"{c}"' for c in columns)
+        order = '"seq"' if "seq" in columns else "ALL"
+        rows = con.execute(f'SELECT {listed} FROM "{name}" ORDER BY {order}').fetchall()
+        out[name] = [tuple(r) for r in rows]
+    (upstream,) = con.execute("SELECT upstream FROM sessions").fetchone() or (None,)
+    out["sessions.upstream"] = [(re.sub(r"^ws://[^/]+", "ws://HOST", upstream or ""),)]
+    con.close()
+    return out

@@ -1,0 +1,110 @@
+"""The replay round trip: each sample log, served by `rtlens replay` to the scripted app that
+recorded it and recorded again through the relay, gives the same rows in every table except
+times, and the same frames, byte for byte, except their `ts`.
+
+The app is gated by the recording's order (`replay_helpers.recorded_order`): it decides on
+what the recording shows it had received, not on the wall clock. Everything else is real:
+the replay server, the recording relay, the app's websockets client, ingest into DuckDB.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from replay_helpers import SAMPLE_LOGS, rerecord, sample, table_rows
+
+from rtlens.replay.schedule import load_schedule
+from rtlens.schema import TABLES
+from rtlens.simulator.samples import SAMPLES
+
+SPEED = 50  # each sample's 3-43 s in under a second, gaps and bursts still on the plan
+
+
+def frames(path: Path) -> list[Any]:
+    """A recording's lines after the header, without the time each was seen."""
+    out = []
+    for line in path.read_bytes().splitlines()[1:]:
+        obj = orjson.loads(line)
+        obj.pop("ts", None)
+        out.append(obj)
+    return out
+
+
+def assert_same_call(original: Path, again: Path) -> None:
+    want, got = table_rows(original), table_rows(again)
+    assert set(want) == {*TABLES, "sessions.upstream"}
+    for table in want:
+        assert got[table] == want[table], f"table {table} differs"
+    assert sum(len(rows) for rows in want.values()) > 100  # the comparison compared something
+    assert frames(again) == frames(original)
+
+
+@pytest.mark.parametrize("name", [s.name for s in SAMPLES])
+def test_each_sample_replayed_and_recorded_again_is_the_same_call(name: str, tmp_path: Path):
+    original = SAMPLE_LOGS / f"{name}.jsonl"
+    schedule = load_schedule(original)
+    again, result = asyncio.run(
+        rerecord(original, sample(name), tmp_path, speed=SPEED, strict=True)
+    )
+    assert result.divergence is None
+    assert (result.steps_sent, result.clients_seen) == (
+        len(schedule.steps),
+        len(schedule.clients),
+    )
+    assert_same_call(original, again)
+
+
+@contextlib.asynccontextmanager
+async def replay_cli(
+    path: Path, *args: str
+) -> AsyncIterator[tuple[asyncio.subprocess.Process, str]]:
+    """`rtlens replay PATH --listen 127.0.0.1:0 ARGS` as a program, with the URL it serves."""
+    proc = await asyncio.create_subprocess_exec(
+        *[sys.executable, "-m", "rtlens", "replay", str(path), "--listen", "127.0.0.1:0", *args],
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    url = (await asyncio.wait_for(proc.stdout.readline(), 120)).decode().strip()
+    try:
+        yield proc, url
+    finally:
+        if proc.returncode is None:
+            await asyncio.wait_for(proc.wait(), 120)
+
+
+def test_one_sample_at_speed_1_through_the_replay_program(tmp_path: Path):
+    """At the recorded pace, through `rtlens replay` as a user runs it: the same call, and
+    the program's closing line counts every frame both ways."""
+    original = SAMPLE_LOGS / "ga_rate_limited.jsonl"
+    schedule = load_schedule(original)
+
+    async def go() -> tuple[Path, int, str, str]:
+        async with replay_cli(original, "--speed", "1", "--strict") as (proc, url):
+            assert url.startswith("ws://127.0.0.1:") and url.endswith("/v1/realtime")
+            again, _ = await rerecord(
+                original,
+                sample("ga_rate_limited"),
+                tmp_path,
+                speed=1,
+                upstream=url[: -len("/v1/realtime")],
+            )
+            out, err = await asyncio.wait_for(proc.communicate(), 120)
+        return again, proc.returncode or 0, out.decode(), err.decode()
+
+    again, code, out, err = asyncio.run(go())
+    assert (code, err) == (0, "")
+    assert out == (
+        f"replayed {len(schedule.steps)} of {len(schedule.steps)} server frames; the client "
+        f"sent {len(schedule.clients)} of the recording's {len(schedule.clients)} client frames\n"
+    )
+    assert_same_call(original, again)
