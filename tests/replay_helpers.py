@@ -21,6 +21,9 @@ import re
 from pathlib import Path
 from typing import Any
 
+import orjson
+from websockets.asyncio.client import connect
+
 import rtlens
 from rtlens.recording import serve_relay
 from rtlens.replay.schedule import Schedule, load_schedule
@@ -31,6 +34,7 @@ from rtlens.simulator.apps.client import App
 from rtlens.simulator.samples import SAMPLES, Sample
 
 SAMPLE_LOGS = Path(__file__).parent.parent / "sample_logs"
+SPEED_FAST = 50  # a 40 s call in under a second, its gaps and bursts still on the plan
 
 # Columns that differ between a recording and its replay by nature. Times: every wall-clock
 # instant and every duration between two of them (audio positions and durations computed
@@ -128,14 +132,18 @@ def recorded_order(schedule: Schedule) -> Gate:
 
     def needed(app: App, point: str) -> int:
         k = min(len(app.result.sent), n)
-        if point == "send" or point == "close":
-            return before[k]  # the relay saw these first: keep its order
+        if point != "look" or not app.streaming_mic:
+            return before[k]  # the relay saw these before the app's next frame: keep its order
         if not app.slept:
-            return 0  # it looked at once after a frame: what was on the way was not there yet
+            # a look at once after its frame: what was on the way had not arrived
+            return len(app.result.received)
         return seen[k]
 
     async def gate(app: App, point: str) -> None:
-        await app.wait_until(lambda: len(app.result.received) >= needed(app, point))
+        if point == "react":  # a truncate goes out after what the relay saw before it
+            await app.arrived(before[min(len(app.result.sent), n)])
+        else:
+            await app.deliver(needed(app, point))
 
     return gate
 
@@ -191,6 +199,25 @@ async def rerecord(
     return path, result
 
 
+def frames(path: Path) -> list[Any]:
+    """A recording's lines after the header, without the time each was seen."""
+    out = []
+    for line in path.read_bytes().splitlines()[1:]:
+        obj = orjson.loads(line)
+        obj.pop("ts", None)
+        out.append(obj)
+    return out
+
+
+def assert_same_call(original: Path, again: Path) -> None:
+    want, got = table_rows(original), table_rows(again)
+    assert set(want) == {*TABLES, "sessions.upstream"}
+    for table in want:
+        assert got[table] == want[table], f"table {table} differs"
+    assert sum(len(rows) for rows in want.values()) > 100  # the comparison compared something
+    assert frames(again) == frames(original)
+
+
 def table_rows(recording: Path) -> dict[str, list[tuple[Any, ...]]]:
     """Every table's rows for one recording, without NOT_COMPARED, in a stable order."""
     con = rtlens.load([recording])
@@ -205,3 +232,48 @@ def table_rows(recording: Path) -> dict[str, list[tuple[Any, ...]]]:
     out["sessions.upstream"] = [(re.sub(r"^ws://[^/]+", "ws://HOST", upstream or ""),)]
     con.close()
     return out
+
+
+async def replay_to_plain_client(
+    recording: Path, out_dir: Path, *, path_and_query: str, speed: float = SPEED_FAST
+) -> tuple[Path, ReplayResult]:
+    """Replay `recording` (strict) through a recording relay to a bare websockets app that
+    knows only the recording: it sends the k-th recorded client frame once it has received
+    the server frames recorded before it, then reads the rest and closes."""
+    schedule = load_schedule(recording)
+    client_frames = [
+        obj.get("event")
+        for obj in map(orjson.loads, recording.read_bytes().splitlines())
+        if isinstance(obj, dict) and obj.get("dir") == "client"
+    ]
+    before = [0] * (len(schedule.clients) + 1)
+    for step in schedule.steps:
+        before[step.after_clients] += 1
+    result = ReplayResult()
+    url: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+    task = asyncio.create_task(
+        replay(
+            schedule,
+            "127.0.0.1",
+            0,
+            speed=speed,
+            strict=True,
+            result=result,
+            on_listen=url.set_result,
+        )
+    )
+    upstream = (await url).removesuffix("/v1/realtime")
+    async with serve_relay(
+        "127.0.0.1", 0, upstream=upstream, out_dir=out_dir, report=None
+    ) as relay:
+        target = f"ws://127.0.0.1:{relay.port}{path_and_query}"
+        async with connect(target, max_size=None) as ws:
+            for k, event in enumerate(client_frames):
+                for _ in range(before[k]):
+                    await asyncio.wait_for(ws.recv(), 120)
+                await ws.send(orjson.dumps(event).decode())
+            for _ in range(before[len(client_frames)]):
+                await asyncio.wait_for(ws.recv(), 120)
+    await asyncio.wait_for(task, 120)
+    (path,) = out_dir.glob("*.jsonl")
+    return path, result

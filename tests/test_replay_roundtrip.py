@@ -15,36 +15,12 @@ import os
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
-import orjson
 import pytest
-from replay_helpers import SAMPLE_LOGS, rerecord, sample, table_rows
+from replay_helpers import SAMPLE_LOGS, SPEED_FAST, assert_same_call, rerecord, sample
 
 from rtlens.replay.schedule import load_schedule
-from rtlens.schema import TABLES
 from rtlens.simulator.samples import SAMPLES
-
-SPEED = 50  # each sample's 3-43 s in under a second, gaps and bursts still on the plan
-
-
-def frames(path: Path) -> list[Any]:
-    """A recording's lines after the header, without the time each was seen."""
-    out = []
-    for line in path.read_bytes().splitlines()[1:]:
-        obj = orjson.loads(line)
-        obj.pop("ts", None)
-        out.append(obj)
-    return out
-
-
-def assert_same_call(original: Path, again: Path) -> None:
-    want, got = table_rows(original), table_rows(again)
-    assert set(want) == {*TABLES, "sessions.upstream"}
-    for table in want:
-        assert got[table] == want[table], f"table {table} differs"
-    assert sum(len(rows) for rows in want.values()) > 100  # the comparison compared something
-    assert frames(again) == frames(original)
 
 
 @pytest.mark.parametrize("name", [s.name for s in SAMPLES])
@@ -52,7 +28,7 @@ def test_each_sample_replayed_and_recorded_again_is_the_same_call(name: str, tmp
     original = SAMPLE_LOGS / f"{name}.jsonl"
     schedule = load_schedule(original)
     again, result = asyncio.run(
-        rerecord(original, sample(name), tmp_path, speed=SPEED, strict=True)
+        rerecord(original, sample(name), tmp_path, speed=SPEED_FAST, strict=True)
     )
     assert result.divergence is None
     assert (result.steps_sent, result.clients_seen) == (

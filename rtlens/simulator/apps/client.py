@@ -11,19 +11,23 @@ first delta arrives (or when the item before it finishes) and plays at one ms pe
 When the server reports `speech_started` while something is playing, the app does what real
 apps do: it stops playback and sends `conversation.item.truncate` with the ms actually played.
 
-A `gate` replaces the wall clock when the app must repeat a recorded session exactly (against
-`rtlens replay`). It is awaited with the point the app is
-at: `"send"` before every frame the script sends (not the reader's reactions), `"look"`
-before each look at what has arrived, `"close"` before the close (the microphone keeps its
-`pace`, so a replay at speed 1 hears the app in real time). `App.slept` says whether
-the last frame the script sent was a microphone chunk, after which a clocked app sleeps, so a
-look that follows it came one chunk later, not at once.
+A `gate` replaces timing when the app must repeat a recorded session exactly (against
+`rtlens replay`): frames that arrive wait in an inbox, and the gate hands them to the app
+(`deliver`) at the points where it decides: `"send"` before every frame the script sends (not
+the reader's reactions), `"look"` before each look at what has arrived, `"close"` before the
+close; and `"react"` before a reaction (a truncate) is sent, where a gate may wait for frames
+to arrive (`arrived`) without handing them over. So what the app has seen at each decision
+is what the gate says, however the frames were timed. `App.slept` says whether the last
+frame the script sent was a microphone chunk, after which a clocked app sleeps (the
+microphone keeps its `pace` under a gate too, so a replay at speed 1 hears the app in real
+time).
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import collections
 import contextlib
 import random
 import time
@@ -146,6 +150,7 @@ class App:
         self.chunk_ms = 40
         self.streaming_mic = True
         self.truncate_on_speech = True
+        self._inbox: collections.deque[dict[str, Any]] = collections.deque()
         self.speaker = Loudspeaker()
         self._new = asyncio.Event()
         self._closed = False
@@ -156,8 +161,8 @@ class App:
         return "evt_" + "".join(self.rng.choice(BASE62) for _ in range(20))
 
     async def send(self, event: dict[str, Any], *, gated: bool = True) -> dict[str, Any]:
-        if gated and self.gate is not None:  # before the id is drawn: the reader may draw one
-            await self.gate(self, "send")
+        if self.gate is not None:  # before the id is drawn: a reaction may draw one
+            await self.gate(self, "send" if gated else "react")
         event = {"event_id": self.event_id(), **event}
         await self._write(orjson.dumps(event).decode(), event, gated)
         return event
@@ -207,9 +212,10 @@ class App:
         try:
             async for frame in self.ws:
                 event = orjson.loads(frame)
-                self.result.received.append(event)
-                self.result.received_at.append(time.monotonic())
-                await self._on_event(event)
+                if self.gate is not None:
+                    self._inbox.append(event)  # the gate hands it to the app (`deliver`)
+                else:
+                    await self._take(event)
                 self._new.set()
         except ConnectionClosed:
             pass
@@ -219,6 +225,11 @@ class App:
             self.result.close_reason = self.ws.protocol.close_reason or ""
             self.result.dropped = self.ws.protocol.close_code in (None, 1006)
             self._new.set()
+
+    async def _take(self, event: dict[str, Any]) -> None:
+        self.result.received.append(event)
+        self.result.received_at.append(time.monotonic())
+        await self._on_event(event)
 
     async def _on_event(self, event: dict[str, Any]) -> None:
         kind = event.get("type")
@@ -242,8 +253,11 @@ class App:
                 )
                 self.result.truncations.append(sent)
 
-    async def wait_until(self, done: Callable[[], bool], timeout_s: float = 120.0) -> None:
-        """Wait until `done()` holds, checked on every frame that arrives (for a gate)."""
+    async def arrived(self, count: int, timeout_s: float = 120.0) -> None:
+        """With a gate: wait until `count` frames have arrived, handed over or not."""
+        await self._until(lambda: len(self.result.received) + len(self._inbox) >= count, timeout_s)
+
+    async def _until(self, done: Callable[[], bool], timeout_s: float) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
         while not done():
@@ -254,6 +268,13 @@ class App:
             self._new.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._new.wait(), max(0.01, deadline - loop.time()))
+
+    async def deliver(self, count: int, timeout_s: float = 120.0) -> None:
+        """With a gate: hand frames to the app, as if they arrived now, until it has `count`."""
+        while len(self.result.received) < count:
+            if not self._inbox:
+                await self._until(lambda: bool(self._inbox), timeout_s)
+            await self._take(self._inbox.popleft())
 
     def mark(self) -> int:
         return len(self.result.received)
