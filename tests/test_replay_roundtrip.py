@@ -16,6 +16,7 @@ import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import orjson
 import pytest
 from replay_helpers import SAMPLE_LOGS, SPEED_FAST, assert_same_call, rerecord, sample
 
@@ -84,3 +85,46 @@ def test_one_sample_at_speed_1_through_the_replay_program(tmp_path: Path):
         f"sent {len(schedule.clients)} of the recording's {len(schedule.clients)} client frames\n"
     )
     assert_same_call(original, again)
+
+
+def _client_types(path: Path) -> list[tuple[int, str, str | None]]:
+    """(line, type, event_id) of each client frame, read straight from the file."""
+    out = []
+    for line_no, line in enumerate(path.read_bytes().splitlines(), 1):
+        obj = orjson.loads(line)
+        if obj.get("dir") == "client":
+            event = obj.get("event") or {}
+            out.append((line_no, event.get("type"), event.get("event_id")))
+    return out
+
+
+def test_a_client_that_diverges_is_named_with_its_event_and_the_recording_line(tmp_path: Path):
+    """The tool-calling sample replayed to the plain conversation app: `--strict` ends at the
+    first client frame of another type, and says which, against which recorded line."""
+    original = SAMPLE_LOGS / "ga_function_calling.jsonl"
+
+    async def go() -> tuple[Path, int, str, str]:
+        async with replay_cli(original, "--speed", "0", "--strict") as (proc, url):
+            again, _ = await rerecord(
+                original,
+                sample("ga_voice_conversation"),  # same dialect, no tools: it never answers one
+                tmp_path,
+                speed=SPEED_FAST,
+                upstream=url.removesuffix("/v1/realtime"),
+            )
+            out, err = await asyncio.wait_for(proc.communicate(), 120)
+        return again, proc.returncode or 0, out.decode(), err.decode()
+
+    again, code, out, err = asyncio.run(go())
+    want, got = _client_types(original), _client_types(again)
+    k = next(i for i, (w, g) in enumerate(zip(want, got, strict=False)) if w[1] != g[1])
+    assert k > 10  # they agree on the setup and the first turn's audio
+    line = (
+        f"client diverged at client event {k + 1}: expected {want[k][1]} (line {want[k][0]}), "
+        f"got {got[k][1]} (event_id {got[k][2]})"
+    )
+    assert (code, err) == (1, line + "\n")
+    assert out.endswith(f"the client sent {k} of the recording's {len(want)} client frames\n")
+    close = orjson.loads(again.read_bytes().splitlines()[-1])["close"]
+    assert close["by"] == "server" and close["code"] == 1008
+    assert line.startswith(close["reason"]) and len(close["reason"]) >= 60
