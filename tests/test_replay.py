@@ -122,11 +122,13 @@ def test_redacted_audio_is_sent_as_silence_of_its_recorded_length() -> None:
     """beta_barge_in was recorded with --redact-audio: each delta is `""` plus a byte count."""
     path = SAMPLE_LOGS / "beta_barge_in.jsonl"
     recorded = [ln for ln in _lines(path) if ln.get("dir") == "server"]
-    deltas = [
-        (ln["audio_bytes"], step.frame())
-        for ln, step in zip(recorded, load_schedule(path).steps, strict=True)
-        if ln["event"]["type"] == "response.audio.delta"
-    ]
+    schedule = load_schedule(path)
+    with schedule.frames() as source:
+        deltas = [
+            (ln["audio_bytes"], source.frame(step))
+            for ln, step in zip(recorded, schedule.steps, strict=True)
+            if ln["event"]["type"] == "response.audio.delta"
+        ]
     assert len(deltas) > 10
     for n_bytes, frame in deltas:
         sent = orjson.loads(frame)
@@ -146,5 +148,7 @@ def test_redacted_g711_audio_is_g711_silence(tmp_path: Path) -> None:
         + orjson.dumps({"ts": 1.1, "dir": "server", "event": delta, "audio_bytes": 160}).decode()
         + "\n"
     )
-    frame = orjson.loads(load_schedule(path).steps[1].frame())
+    schedule = load_schedule(path)
+    with schedule.frames() as source:
+        frame = orjson.loads(source.frame(schedule.steps[1]))
     assert base64.b64decode(frame["delta"]) == b"\xff" * 160  # μ-law codes zero as 0xFF

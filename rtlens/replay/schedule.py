@@ -1,8 +1,8 @@
 """Which recorded server frames are released after which client event (pure logic, no I/O).
 
 A server frame recorded after the k-th client frame waits until the k-th client event has
-arrived, then its recorded gap from the preceding frame (÷ speed). Frames before any client
-frame (e.g. session.created) have k = 0 and run on the recorded clock.
+arrived, then for its time on the recorded clock (÷ speed). Frames before any client frame
+(e.g. session.created) have k = 0 and run on the recorded clock from the connection.
 
 Lines are rtlens frame lines or bare events (one event with a `type` a line, as ingest
 reads them: the direction follows from the type, and with no `ts` every gap is 0). Audio
@@ -37,7 +37,7 @@ class ReplayError(Exception):
     """The recording cannot be replayed (one line, names file and line)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AudioFill:
     """Redacted audio to put back, as silence, when the frame is sent."""
 
@@ -46,28 +46,20 @@ class AudioFill:
     silence: int  # the byte value that is silence in the output format
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ServerStep:
+    """One server frame to send: where its line is, not its text (read again when sent, so
+    a replay's memory does not grow with the call)."""
+
     after_clients: int  # released once this many client events have arrived
-    gap_s: float  # recorded gap from the preceding frame (either direction)
-    text: str | None  # text frame to send, or None for a binary frame
-    data: bytes | None
+    offset: int  # the line's byte offset in the recording
+    length: int
     line_no: int
     fill: AudioFill | None = None
     ts: float | None = None  # the recorded time (None in a file without timestamps)
 
-    def frame(self) -> str | bytes:
-        """The frame to send (redacted audio is made here, so the schedule stays small)."""
-        if self.text is None:
-            return self.data or b""
-        if self.fill is None:
-            return self.text
-        event = orjson.loads(self.text)
-        event[self.fill.field] = _silence_b64(self.fill.n_bytes, self.fill.silence)
-        return orjson.dumps(event).decode()
 
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ClientExpect:
     type: str  # the event's type; for other frames TEXT_FRAME, BINARY_FRAME or UNTYPED
     line_no: int
@@ -79,6 +71,41 @@ class Schedule:
     steps: list[ServerStep]
     clients: list[ClientExpect]
     path: str = ""
+
+    def frames(self) -> FrameReader:
+        """Open the recording to read steps' frames from (use as a context manager)."""
+        return FrameReader(Path(self.path))
+
+
+class FrameReader:
+    """Reads a step's line again and makes the frame to send from it."""
+
+    def __init__(self, path: Path) -> None:
+        self._fh = path.open("rb")
+
+    def __enter__(self) -> FrameReader:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._fh.close()
+
+    def frame(self, step: ServerStep) -> str | bytes:
+        self._fh.seek(step.offset)
+        obj = orjson.loads(self._fh.read(step.length))
+        if "dir" not in obj:  # a bare event
+            return orjson.dumps(_with_audio(obj, step.fill)).decode()
+        if "event" in obj:
+            return orjson.dumps(_with_audio(obj["event"], step.fill)).decode()
+        if "text" in obj:
+            return str(obj["text"])
+        return base64.b64decode(obj["binary"])
+
+
+def _with_audio(event: Any, fill: AudioFill | None) -> Any:
+    """The event with its redacted audio put back as silence (made here, when it is sent)."""
+    if fill is not None and isinstance(event, dict):
+        event[fill.field] = _silence_b64(fill.n_bytes, fill.silence)
+    return event
 
 
 @functools.lru_cache(maxsize=64)
@@ -115,14 +142,15 @@ def load_schedule(path: str | Path) -> Schedule:
     """Read a recording line by line into its release schedule."""
     steps: list[ServerStep] = []
     clients: list[ClientExpect] = []
-    prev_ts: float | None = None
     out_format = "pcm16"
     try:
         fh = Path(path).open("rb")  # noqa: SIM115 (closed by the with below)
     except OSError as exc:
         raise ReplayError(f"{path}: cannot open: {exc.strerror}") from None
+    offset = 0
     with fh:
         for line_no, line in enumerate(fh, 1):
+            start, offset = offset, offset + len(line)
             if not line.strip():
                 continue
             try:
@@ -135,31 +163,23 @@ def load_schedule(path: str | Path) -> Schedule:
             ts = obj.get("ts")
             if not isinstance(ts, (int, float)) or isinstance(ts, bool):
                 ts = None
-            gap = 0.0
-            if ts is not None:
-                gap = max(0.0, ts - prev_ts) if prev_ts is not None else 0.0
-                prev_ts = float(ts)
             event = obj.get("event", obj if "dir" not in obj else None)
             if direction == "client":
                 clients.append(ClientExpect(_client_label(obj, event), line_no, ts))
             elif direction == "server":
-                text: str | None = None
-                data: bytes | None = None
                 fill = None
                 if isinstance(event, dict):
                     if event.get("type") in ("session.created", "session.updated"):
                         out_format = _output_format(event.get("session"), out_format)
                     fill = _fill(event, obj.get("audio_bytes"), out_format)
-                    text = orjson.dumps(event).decode()
-                elif "event" in obj:
-                    text = orjson.dumps(event).decode()
-                elif "text" in obj:
-                    text = str(obj["text"])
-                elif "binary" in obj:
-                    data = base64.b64decode(obj["binary"])
-                else:
-                    continue
-                steps.append(ServerStep(len(clients), gap, text, data, line_no, fill, ts))
+                elif "event" not in obj and "text" not in obj:
+                    if not isinstance(obj.get("binary"), str):
+                        continue
+                    try:
+                        base64.b64decode(obj["binary"], validate=True)
+                    except ValueError:
+                        raise ReplayError(f"{path}:{line_no}: 'binary' is not base64") from None
+                steps.append(ServerStep(len(clients), start, len(line), line_no, fill, ts))
     if not steps:
         raise ReplayError(f"{path}: too short to replay: no server frames")
     return Schedule(steps, clients, str(path))

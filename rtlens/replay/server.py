@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import orjson
 from websockets.asyncio.server import ServerConnection, serve
 
-from rtlens.replay.schedule import Schedule, client_label
+from rtlens.replay.schedule import FrameReader, Schedule, client_label
 
 IN_USE = (1013, "replay already in use")
 
@@ -72,28 +72,49 @@ async def _release(
     arrivals: list[float],
     wake: asyncio.Event,
 ) -> None:
-    """Send each step once its client event has come and its recorded gap has passed.
+    """Send each step once its client event has come and its recorded time has come.
 
-    Gaps are kept on a plan (the time each frame was due), not after each send, so the time a
-    send takes does not add up over a run; a frame's gap counts from the client event it
-    waited for when that came later than the frame before it was due.
+    Times follow the recorded clock from an anchor (a loop time and the recorded time it
+    stands for): the first frame at the connection, then each client event at its arrival,
+    so the frames after a client event keep their recorded distance from it however early
+    or late the app sent it, and neither send times nor sleeps' overshoot add up over a call.
     """
+    with schedule.frames() as frames:
+        await _release_from(ws, schedule, speed, result, arrivals, wake, frames)
+
+
+async def _release_from(
+    ws: ServerConnection,
+    schedule: Schedule,
+    speed: float,
+    result: ReplayResult,
+    arrivals: list[float],
+    wake: asyncio.Event,
+    frames: FrameReader,
+) -> None:
     loop = asyncio.get_running_loop()
-    due = loop.time()
-    waited_for = 0
+    anchor_t, anchor_ts = loop.time(), None
+    waited = 0
     for step in schedule.steps:
         while result.clients_seen < step.after_clients:
             wake.clear()
             await wake.wait()
-        if step.after_clients > waited_for:
-            waited_for = step.after_clients
-            due = max(due, arrivals[waited_for - 1])
-        if speed > 0:
-            due += step.gap_s / speed
-            delay = due - loop.time()
+        if speed == 0:  # no clock: order only
+            await ws.send(frames.frame(step))
+            result.steps_sent += 1
+            continue
+        if step.after_clients > waited:
+            waited = step.after_clients
+            client_ts = schedule.clients[waited - 1].ts
+            if client_ts is not None:
+                anchor_t, anchor_ts = arrivals[waited - 1], client_ts
+        if step.ts is not None:
+            if anchor_ts is None:
+                anchor_t, anchor_ts = loop.time(), step.ts
+            delay = anchor_t + (step.ts - anchor_ts) / speed - loop.time()
             if delay > BURST_S:
                 await asyncio.sleep(delay)
-        await ws.send(step.frame())
+        await ws.send(frames.frame(step))
         result.steps_sent += 1
 
 
