@@ -152,3 +152,19 @@ def test_redacted_g711_audio_is_g711_silence(tmp_path: Path) -> None:
     with schedule.frames() as source:
         frame = orjson.loads(source.frame(schedule.steps[1]))
     assert base64.b64decode(frame["delta"]) == b"\xff" * 160  # μ-law codes zero as 0xFF
+
+
+@pytest.mark.parametrize(
+    ("line", "why"),
+    [
+        ("{not json", "not JSON"),
+        ('{"ts": 1.0, "dir": "server", "binary": "***"}', "'binary' is not base64"),
+    ],
+)
+def test_a_bad_line_is_named_by_its_number(tmp_path: Path, line: str, why: str) -> None:
+    path = tmp_path / "bad.jsonl"
+    good = '{"ts": 0.5, "dir": "server", "event": {"type": "session.created"}}'
+    path.write_text(f'{{"rtlens": 1, "session_id": "s"}}\n{good}\n{line}\n')
+    with pytest.raises(ReplayError) as caught:
+        load_schedule(path)
+    assert str(caught.value) == f"{path}:3: {why}"
