@@ -17,6 +17,7 @@ chunks while the app waits, which no replay could make the same.
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 from pathlib import Path
 from typing import Any
@@ -156,9 +157,11 @@ async def rerecord(
     speed: float,
     strict: bool = True,
     upstream: str | None = None,
+    relay: str | None = None,
 ) -> tuple[Path, ReplayResult]:
     """Replay `recording` (in process, or at `upstream` when given) to its scripted app
-    through a recording relay; return the new recording and what the replay saw."""
+    through a recording relay (in process, or the one at `relay` that writes to `out_dir`);
+    return the new recording and what the replay saw."""
     schedule = load_schedule(recording)
     result = ReplayResult()
     task = None
@@ -176,23 +179,28 @@ async def rerecord(
             )
         )
         upstream = (await url).removesuffix("/v1/realtime")
-    async with serve_relay(
-        "127.0.0.1",
-        0,
-        upstream=upstream,
-        out_dir=out_dir,
-        redact_audio=s.redact_audio,
-        report=None,
-    ) as relay:
-        query = f"?rtlens_scenario={s.scenario}" if s.scenario != "default" else ""
-        await run_app(
-            f"ws://127.0.0.1:{relay.port}/v1/realtime{query}",
-            script=s.script,
-            dialect=s.dialect,
-            seed=s.seed,
-            pace=1 / speed,  # the microphone at the replay's pace (gated all the same)
-            gate=recorded_order(schedule),
-        )
+    query = f"?rtlens_scenario={s.scenario}" if s.scenario != "default" else ""
+    app = functools.partial(
+        run_app,
+        script=s.script,
+        dialect=s.dialect,
+        seed=s.seed,
+        # the microphone at the replay's pace (gated all the same)
+        pace=1 / speed if speed > 0 else 0.001,
+        gate=recorded_order(schedule),
+    )
+    if relay is not None:
+        await app(f"{relay}/v1/realtime{query}")
+    else:
+        async with serve_relay(
+            "127.0.0.1",
+            0,
+            upstream=upstream,
+            out_dir=out_dir,
+            redact_audio=s.redact_audio,
+            report=None,
+        ) as server:
+            await app(f"ws://127.0.0.1:{server.port}/v1/realtime{query}")
     if task is not None:
         await asyncio.wait_for(task, 120)
     (path,) = out_dir.glob("*.jsonl")

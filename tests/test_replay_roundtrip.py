@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
+import signal
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -59,22 +61,45 @@ async def replay_cli(
             await asyncio.wait_for(proc.wait(), 120)
 
 
-def test_one_sample_at_speed_1_through_the_replay_program(tmp_path: Path):
-    """At the recorded pace, through `rtlens replay` as a user runs it: the same call, and
-    the program's closing line counts every frame both ways."""
+@contextlib.asynccontextmanager
+async def record_cli(upstream: str, out_dir: Path, *args: str) -> AsyncIterator[str]:
+    """`rtlens record --listen 127.0.0.1:0 --upstream UPSTREAM --out DIR ARGS` as a program,
+    with the URL it relays from; stopped with Ctrl-C (SIGINT) at the end, and must exit 0."""
+    proc = await asyncio.create_subprocess_exec(
+        *[sys.executable, "-m", "rtlens", "record", "--listen", "127.0.0.1:0"],
+        *["--upstream", upstream, "--out", str(out_dir), *args],
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    line = (await asyncio.wait_for(proc.stdout.readline(), 120)).decode()
+    match = re.search(r"relaying (ws://\S+) -> ", line)
+    assert match, line
+    try:
+        yield match.group(1)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, err = await asyncio.wait_for(proc.communicate(), 120)
+        assert proc.returncode == 0, err.decode()
+
+
+def test_one_sample_at_speed_1_through_the_replay_and_record_programs(tmp_path: Path):
+    """At the recorded pace, `rtlens replay` and `rtlens record` as a user runs them: the same
+    call, and the replay's closing line counts every frame both ways."""
     original = SAMPLE_LOGS / "ga_rate_limited.jsonl"
     schedule = load_schedule(original)
+    s = sample("ga_rate_limited")
+    assert s.redact_audio  # as the sample was recorded
 
     async def go() -> tuple[Path, int, str, str]:
         async with replay_cli(original, "--speed", "1", "--strict") as (proc, url):
             assert url.startswith("ws://127.0.0.1:") and url.endswith("/v1/realtime")
-            again, _ = await rerecord(
-                original,
-                sample("ga_rate_limited"),
-                tmp_path,
-                speed=1,
-                upstream=url[: -len("/v1/realtime")],
-            )
+            upstream = url.removesuffix("/v1/realtime")
+            async with record_cli(upstream, tmp_path, "--redact-audio") as relay:
+                again, _ = await rerecord(
+                    original, s, tmp_path, speed=1, upstream=upstream, relay=relay
+                )
             out, err = await asyncio.wait_for(proc.communicate(), 120)
         return again, proc.returncode or 0, out.decode(), err.decode()
 
