@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import orjson
 from websockets.asyncio.server import ServerConnection, serve
 
-from rtlens.replay.schedule import FrameReader, Schedule, client_label
+from rtlens.replay.schedule import Schedule, client_label
 
 IN_USE = (1013, "replay already in use")
 
@@ -79,43 +79,27 @@ async def _release(
     so the frames after a client event keep their recorded distance from it however early
     or late the app sent it, and neither send times nor sleeps' overshoot add up over a call.
     """
-    with schedule.frames() as frames:
-        await _release_from(ws, schedule, speed, result, arrivals, wake, frames)
-
-
-async def _release_from(
-    ws: ServerConnection,
-    schedule: Schedule,
-    speed: float,
-    result: ReplayResult,
-    arrivals: list[float],
-    wake: asyncio.Event,
-    frames: FrameReader,
-) -> None:
     loop = asyncio.get_running_loop()
     anchor_t, anchor_ts = loop.time(), None
     waited = 0
-    for step in schedule.steps:
-        while result.clients_seen < step.after_clients:
-            wake.clear()
-            await wake.wait()
-        if speed == 0:  # no clock: order only
+    with schedule.frames() as frames:
+        for step in schedule.steps:
+            while result.clients_seen < step.after_clients:
+                wake.clear()
+                await wake.wait()
+            if step.after_clients > waited:
+                waited = step.after_clients
+                client_ts = schedule.clients[waited - 1].ts
+                if client_ts is not None:
+                    anchor_t, anchor_ts = arrivals[waited - 1], client_ts
+            if speed > 0 and step.ts is not None:  # at --speed 0 no clock: order only
+                if anchor_ts is None:
+                    anchor_t, anchor_ts = loop.time(), step.ts
+                delay = anchor_t + (step.ts - anchor_ts) / speed - loop.time()
+                if delay > BURST_S:
+                    await asyncio.sleep(delay)
             await ws.send(frames.frame(step))
             result.steps_sent += 1
-            continue
-        if step.after_clients > waited:
-            waited = step.after_clients
-            client_ts = schedule.clients[waited - 1].ts
-            if client_ts is not None:
-                anchor_t, anchor_ts = arrivals[waited - 1], client_ts
-        if step.ts is not None:
-            if anchor_ts is None:
-                anchor_t, anchor_ts = loop.time(), step.ts
-            delay = anchor_t + (step.ts - anchor_ts) / speed - loop.time()
-            if delay > BURST_S:
-                await asyncio.sleep(delay)
-        await ws.send(frames.frame(step))
-        result.steps_sent += 1
 
 
 async def _serve_one(
