@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import subprocess
+import sys
 from pathlib import Path
 
 import orjson
@@ -13,7 +16,8 @@ from websockets.exceptions import ConnectionClosed
 from rtlens.replay.schedule import ReplayError, load_schedule
 from rtlens.replay.server import ReplayResult, replay
 
-SAMPLE = Path(__file__).parent.parent / "sample_logs" / "ga_function_calling.jsonl"
+SAMPLE_LOGS = Path(__file__).parent.parent / "sample_logs"
+SAMPLE = SAMPLE_LOGS / "ga_function_calling.jsonl"
 
 
 def _lines(path: Path) -> list[dict]:
@@ -87,3 +91,80 @@ def test_recording_without_server_frames_is_too_short(tmp_path: Path) -> None:
     )
     with pytest.raises(ReplayError, match="too short to replay"):
         load_schedule(path)
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "rtlens", "replay", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+
+
+def test_the_program_refuses_a_recording_too_short_to_replay_in_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "short.jsonl"
+    path.write_text('{"rtlens": 1, "session_id": "s"}\n{"ts": 1.0, "dir": "client", "event": {}}\n')
+    done = _cli(str(path), "--listen", "127.0.0.1:0")
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == f"Error: {path}: too short to replay: no server frames\n"
+
+
+@pytest.mark.parametrize("speed", ["-1", "nan"])
+def test_the_program_refuses_a_speed_that_is_not_a_number_from_0(speed: str) -> None:
+    done = _cli(str(SAMPLE), "--speed", speed)
+    assert done.returncode == 2
+    assert "Invalid value for --speed: must be a number >= 0" in done.stderr
+
+
+def test_redacted_audio_is_sent_as_silence_of_its_recorded_length() -> None:
+    """beta_barge_in was recorded with --redact-audio: each delta is `""` plus a byte count."""
+    path = SAMPLE_LOGS / "beta_barge_in.jsonl"
+    recorded = [ln for ln in _lines(path) if ln.get("dir") == "server"]
+    schedule = load_schedule(path)
+    with schedule.frames() as source:
+        deltas = [
+            (ln["audio_bytes"], source.frame(step))
+            for ln, step in zip(recorded, schedule.steps, strict=True)
+            if ln["event"]["type"] == "response.audio.delta"
+        ]
+    assert len(deltas) > 10
+    for n_bytes, frame in deltas:
+        sent = orjson.loads(frame)
+        assert base64.b64decode(sent["delta"]) == bytes(n_bytes)  # pcm16 silence is zeros
+
+
+def test_redacted_g711_audio_is_g711_silence(tmp_path: Path) -> None:
+    path = tmp_path / "ulaw.jsonl"
+    session = {"audio": {"output": {"format": {"type": "audio/pcmu"}}}}
+    delta = {"type": "response.output_audio.delta", "item_id": "i", "delta": ""}
+    path.write_text(
+        '{"rtlens": 1, "session_id": "s"}\n'
+        + orjson.dumps(
+            {"ts": 1.0, "dir": "server", "event": {"type": "session.created", "session": session}}
+        ).decode()
+        + "\n"
+        + orjson.dumps({"ts": 1.1, "dir": "server", "event": delta, "audio_bytes": 160}).decode()
+        + "\n"
+    )
+    schedule = load_schedule(path)
+    with schedule.frames() as source:
+        frame = orjson.loads(source.frame(schedule.steps[1]))
+    assert base64.b64decode(frame["delta"]) == b"\xff" * 160  # μ-law codes zero as 0xFF
+
+
+@pytest.mark.parametrize(
+    ("line", "why"),
+    [
+        ("{not json", "not JSON"),
+        ('{"ts": 1.0, "dir": "server", "binary": "***"}', "'binary' is not base64"),
+    ],
+)
+def test_a_bad_line_is_named_by_its_number(tmp_path: Path, line: str, why: str) -> None:
+    path = tmp_path / "bad.jsonl"
+    good = '{"ts": 0.5, "dir": "server", "event": {"type": "session.created"}}'
+    path.write_text(f'{{"rtlens": 1, "session_id": "s"}}\n{good}\n{line}\n')
+    with pytest.raises(ReplayError) as caught:
+        load_schedule(path)
+    assert str(caught.value) == f"{path}:3: {why}"

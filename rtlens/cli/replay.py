@@ -42,8 +42,8 @@ def replay(file: str, listen: str, speed: float, strict: bool) -> None:
     host, _, port = listen.rpartition(":")
     if not host or not port.isdigit():
         raise click.BadParameter("expected HOST:PORT", param_hint="--listen")
-    if speed < 0:
-        raise click.BadParameter("must be >= 0", param_hint="--speed")
+    if not speed >= 0:  # also refuses nan, which no comparison passes
+        raise click.BadParameter("must be a number >= 0", param_hint="--speed")
     try:
         schedule = load_schedule(file)
     except ReplayError as exc:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import orjson
 from websockets.asyncio.server import ServerConnection, serve
 
-from rtlens.replay.schedule import Schedule
+from rtlens.replay.schedule import Schedule, client_label
 
 IN_USE = (1013, "replay already in use")
 
@@ -18,47 +18,105 @@ IN_USE = (1013, "replay already in use")
 @dataclass
 class ReplayResult:
     divergence: str | None = None
+    clients_seen: int = 0  # client frames that arrived
+    steps_sent: int = 0  # recorded server frames sent
     done: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def summary(self, schedule: Schedule) -> str:
+        """One line for the terminal when the replay ends."""
+        return (
+            f"replayed {self.steps_sent} of {len(schedule.steps)} server frames; the client "
+            f"sent {self.clients_seen} of the recording's {len(schedule.clients)} client frames"
+        )
+
+
+def divergence(schedule: Schedule, index: int, message: str | bytes) -> str | None:
+    """Why the `index`-th (0-based) client frame is not the recording's, or None if it is."""
+    got = client_label(message)
+    if index < len(schedule.clients):
+        want = schedule.clients[index]
+        if want.type == got:
+            return None
+        expected = f"expected {want.type} (line {want.line_no})"
+    elif schedule.clients:
+        last = schedule.clients[-1].line_no
+        expected = f"expected no more client events (the recording's last is line {last})"
+    else:
+        expected = "expected no client events (the recording has none)"
+    event_id = _event_id(message)
+    shown = f"{got} (event_id {event_id})" if event_id else got
+    return f"client diverged at client event {index + 1}: {expected}, got {shown}"
+
+
+def _event_id(message: str | bytes) -> str | None:
+    if isinstance(message, bytes):
+        return None
+    try:
+        event = orjson.loads(message)
+    except orjson.JSONDecodeError:
+        return None
+    value = event.get("event_id") if isinstance(event, dict) else None
+    return value if isinstance(value, str) else None
+
+
+# A frame due sooner than this is sent at once: frames the API sent as one burst (recorded
+# microseconds apart) stay one burst, and a timer could not keep such gaps anyway.
+BURST_S = 0.001
 
 
 async def _release(
-    ws: ServerConnection, schedule: Schedule, speed: float, arrived: list[int], wake: asyncio.Event
+    ws: ServerConnection,
+    schedule: Schedule,
+    speed: float,
+    result: ReplayResult,
+    arrivals: list[float],
+    wake: asyncio.Event,
 ) -> None:
-    for step in schedule.steps:
-        while arrived[0] < step.after_clients:
-            wake.clear()
-            await wake.wait()
-        if step.gap_s and speed > 0:
-            await asyncio.sleep(step.gap_s / speed)
-        await ws.send(step.text if step.text is not None else step.data or b"")
+    """Send each step once its client event has come and its recorded time has come.
+
+    Times follow the recorded clock from an anchor (a loop time and the recorded time it
+    stands for): the first frame at the connection, then each client event at its arrival,
+    so the frames after a client event keep their recorded distance from it however early
+    or late the app sent it, and neither send times nor sleeps' overshoot add up over a call.
+    """
+    loop = asyncio.get_running_loop()
+    anchor_t, anchor_ts = loop.time(), None
+    waited = 0
+    with schedule.frames() as frames:
+        for step in schedule.steps:
+            while result.clients_seen < step.after_clients:
+                wake.clear()
+                await wake.wait()
+            if step.after_clients > waited:
+                waited = step.after_clients
+                client_ts = schedule.clients[waited - 1].ts
+                if client_ts is not None:
+                    anchor_t, anchor_ts = arrivals[waited - 1], client_ts
+            if speed > 0 and step.ts is not None:  # at --speed 0 no clock: order only
+                if anchor_ts is None:
+                    anchor_t, anchor_ts = loop.time(), step.ts
+                delay = anchor_t + (step.ts - anchor_ts) / speed - loop.time()
+                if delay > BURST_S:
+                    await asyncio.sleep(delay)
+            await ws.send(frames.frame(step))
+            result.steps_sent += 1
 
 
 async def _serve_one(
     ws: ServerConnection, schedule: Schedule, speed: float, strict: bool, result: ReplayResult
 ) -> None:
-    arrived = [0]
     wake = asyncio.Event()
-    sender = asyncio.create_task(_release(ws, schedule, speed, arrived, wake))
+    arrivals: list[float] = []  # when each client frame came (loop time)
+    sender = asyncio.create_task(_release(ws, schedule, speed, result, arrivals, wake))
+    loop = asyncio.get_running_loop()
     try:
         async for message in ws:
-            k = arrived[0]
             if strict:
-                got = None
-                if isinstance(message, str):
-                    try:
-                        ev = orjson.loads(message)
-                        got = ev.get("type") if isinstance(ev, dict) else None
-                    except orjson.JSONDecodeError:
-                        pass
-                if k >= len(schedule.clients) or schedule.clients[k].type != got:
-                    if k < len(schedule.clients):
-                        exp = schedule.clients[k]
-                        why = f"expected {exp.type} (line {exp.line_no}), got {got}"
-                    else:
-                        why = f"expected no more client events, got {got}"
-                    result.divergence = f"client diverged at client event {k + 1}: {why}"
+                result.divergence = divergence(schedule, result.clients_seen, message)
+                if result.divergence:
                     break
-            arrived[0] = k + 1
+            arrivals.append(loop.time())
+            result.clients_seen += 1
             wake.set()
     finally:
         sender.cancel()
@@ -105,6 +163,7 @@ def main_sync(
     schedule: Schedule, host: str, port: int, speed: float, strict: bool, log: Callable[[str], None]
 ) -> int:
     res = asyncio.run(replay(schedule, host, port, speed=speed, strict=strict, on_listen=log))
+    log(res.summary(schedule))
     if res.divergence:
         print(res.divergence, file=sys.stderr)
         return 1

@@ -20,11 +20,11 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from websockets.asyncio.client import connect
 
-from rtlens.simulator.apps.client import App, AppClosedError, AppResult
+from rtlens.simulator.apps.client import App, AppClosedError, AppResult, Gate
 from rtlens.simulator.apps.payloads import DEFAULT_MODEL
 from rtlens.simulator.apps.scripts import SCRIPTS
 
-__all__ = ["SCRIPTS", "AppResult", "run_app"]
+__all__ = ["SCRIPTS", "AppResult", "Gate", "run_app"]
 
 
 def _with_model(url: str, model: str) -> str:
@@ -44,12 +44,14 @@ async def run_app(
     pace: float = 1.0,
     headers: dict[str, str] | None = None,
     model: str | None = None,
+    gate: Gate | None = None,
 ) -> AppResult:
     """Run one scripted session against `url` and return what it saw.
 
     `url` is the realtime endpoint (`ws://host:port/v1/realtime`); `?model=` is added when
     missing. `headers` default to a placeholder bearer key; beta adds `OpenAI-Beta:
     realtime=v1`. A server close or drop ends the script early (see `result.close_code`).
+    `gate` paces the app by what it has received instead of the clock (see `client.py`).
     """
     if script not in SCRIPTS:
         raise ValueError(f"unknown script {script!r}; choose one of: {', '.join(SCRIPTS)}")
@@ -63,10 +65,12 @@ async def run_app(
     result = AppResult(script, dialect)
     target = _with_model(url, model or DEFAULT_MODEL[dialect])
     async with connect(target, additional_headers=sent_headers, max_size=None) as ws:
-        app = App(ws, result, seed=seed, pace=pace)
+        app = App(ws, result, seed=seed, pace=pace, gate=gate)
         reader = asyncio.create_task(app.reader())
         with contextlib.suppress(AppClosedError):
             await SCRIPTS[script](app)
+            if gate is not None:
+                await gate(app, "close")
         await ws.close()
         await reader
         result.heard_ms = app.speaker.heard_ms(app.clock_ms)

@@ -10,17 +10,29 @@ Received assistant audio goes to a simulated loudspeaker: an item starts playing
 first delta arrives (or when the item before it finishes) and plays at one ms per app-clock ms.
 When the server reports `speech_started` while something is playing, the app does what real
 apps do: it stops playback and sends `conversation.item.truncate` with the ms actually played.
+
+A `gate` replaces timing when the app must repeat a recorded session exactly (against
+`rtlens replay`): frames that arrive wait in an inbox, and the gate hands them to the app
+(`deliver`) at the points where it decides: `"send"` before every frame the script sends (not
+the reader's reactions), `"look"` before each look at what has arrived, `"close"` before the
+close; and `"react"` before a reaction (a truncate) is sent, where a gate may wait for frames
+to arrive (`arrived`) without handing them over. So what the app has seen at each decision
+is what the gate says, however the frames were timed. `App.slept` says whether the last
+frame the script sent was a microphone chunk, after which a clocked app sleeps (the
+microphone keeps its `pace` under a gate too, so a replay at speed 1 hears the app in real
+time).
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import collections
 import contextlib
 import random
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -110,11 +122,24 @@ class Loudspeaker:
         return sum(item.played(now) for item in self.items.values())
 
 
+Gate = Callable[["App", str], Awaitable[None]]
+
+
 class App:
     """One scripted app session over an open websocket."""
 
-    def __init__(self, ws: ClientConnection, result: AppResult, *, seed: int, pace: float) -> None:
+    def __init__(
+        self,
+        ws: ClientConnection,
+        result: AppResult,
+        *,
+        seed: int,
+        pace: float,
+        gate: Gate | None = None,
+    ) -> None:
         self.ws = ws
+        self.gate = gate
+        self.slept = False
         self.result = result
         self.dialect = result.dialect
         self.pace = pace
@@ -125,6 +150,7 @@ class App:
         self.chunk_ms = 40
         self.streaming_mic = True
         self.truncate_on_speech = True
+        self._inbox: collections.deque[dict[str, Any]] = collections.deque()
         self.speaker = Loudspeaker()
         self._new = asyncio.Event()
         self._closed = False
@@ -134,17 +160,26 @@ class App:
     def event_id(self) -> str:
         return "evt_" + "".join(self.rng.choice(BASE62) for _ in range(20))
 
-    async def send(self, event: dict[str, Any]) -> dict[str, Any]:
+    async def send(self, event: dict[str, Any], *, gated: bool = True) -> dict[str, Any]:
+        if self.gate is not None:  # before the id is drawn: a reaction may draw one
+            await self.gate(self, "send" if gated else "react")
         event = {"event_id": self.event_id(), **event}
-        await self.send_raw(orjson.dumps(event).decode(), event)
+        await self._write(orjson.dumps(event).decode(), event, gated)
         return event
 
     async def send_raw(self, frame: str | bytes, logged: Any = None) -> None:
+        if self.gate is not None:
+            await self.gate(self, "send")
+        await self._write(frame, logged, True)
+
+    async def _write(self, frame: str | bytes, logged: Any, by_script: bool) -> None:
         try:
             await self.ws.send(frame)
         except ConnectionClosed:
             raise AppClosedError from None
         self.result.sent.append(logged if logged is not None else frame)
+        if by_script:
+            self.slept = False
 
     async def _chunk(self, samples: Any) -> None:
         data = audio.encode(self.audio_format, samples)
@@ -161,6 +196,7 @@ class App:
             piece = signal[start : start + step]
             if speech or self.streaming_mic:
                 await self._chunk(piece)
+                self.slept = True
             self.clock_ms += len(piece) * 1000 / rate
             await asyncio.sleep(self.chunk_ms / 1000 * self.pace if self.pace > 0 else 0)
 
@@ -176,9 +212,10 @@ class App:
         try:
             async for frame in self.ws:
                 event = orjson.loads(frame)
-                self.result.received.append(event)
-                self.result.received_at.append(time.monotonic())
-                await self._on_event(event)
+                if self.gate is not None:
+                    self._inbox.append(event)  # the gate hands it to the app (`deliver`)
+                else:
+                    await self._take(event)
                 self._new.set()
         except ConnectionClosed:
             pass
@@ -188,6 +225,11 @@ class App:
             self.result.close_reason = self.ws.protocol.close_reason or ""
             self.result.dropped = self.ws.protocol.close_code in (None, 1006)
             self._new.set()
+
+    async def _take(self, event: dict[str, Any]) -> None:
+        self.result.received.append(event)
+        self.result.received_at.append(time.monotonic())
+        await self._on_event(event)
 
     async def _on_event(self, event: dict[str, Any]) -> None:
         kind = event.get("type")
@@ -206,9 +248,33 @@ class App:
                         "item_id": item_id,
                         "content_index": 0,
                         "audio_end_ms": played,
-                    }
+                    },
+                    gated=False,  # the reader must not wait on what only it can receive
                 )
                 self.result.truncations.append(sent)
+
+    async def arrived(self, count: int, timeout_s: float = 120.0) -> None:
+        """With a gate: wait until `count` frames have arrived, handed over or not."""
+        await self._until(lambda: len(self.result.received) + len(self._inbox) >= count, timeout_s)
+
+    async def _until(self, done: Callable[[], bool], timeout_s: float) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while not done():
+            if self._closed:
+                raise AppClosedError
+            if loop.time() > deadline:
+                raise TimeoutError(f"a gate waited {timeout_s:.0f} s for server frames")
+            self._new.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._new.wait(), max(0.01, deadline - loop.time()))
+
+    async def deliver(self, count: int, timeout_s: float = 120.0) -> None:
+        """With a gate: hand frames to the app, as if they arrived now, until it has `count`."""
+        while len(self.result.received) < count:
+            if not self._inbox:
+                await self._until(lambda: bool(self._inbox), timeout_s)
+            await self._take(self._inbox.popleft())
 
     def mark(self) -> int:
         return len(self.result.received)
@@ -222,6 +288,8 @@ class App:
         deadline = loop.time() + timeout_s * max(self.pace, 0.1) + 10
         index = since
         while True:
+            if self.gate is not None:  # decide on what the recording had seen by now
+                await self.gate(self, "look")
             for event in self.result.received[index:]:
                 if match(event):
                     return event
