@@ -185,7 +185,15 @@ class Relay:
         await self._reader
 
 
-def test_a_browser_call_is_recorded_event_for_event(request, tmp_path, monkeypatch):
+@pytest.mark.parametrize(
+    ("hang_up", "reason"),
+    [("pc.close()", "pc.close()"), ("location.href = 'about:blank'", "pagehide")],
+    ids=["pc-close", "pagehide"],
+)
+def test_a_browser_call_is_recorded_event_for_event(
+    request, tmp_path, monkeypatch, hang_up, reason
+):
+    """The page hangs up (`pc.close()`), or leaves (its last batch goes in a beacon)."""
     if rerun_in_netns(request):
         return
     if not Path(CHROMIUM).is_file():
@@ -223,7 +231,7 @@ def test_a_browser_call_is_recorded_event_for_event(request, tmp_path, monkeypat
                     )
                     seen = await page.evaluate("seen")
                     location = await page.evaluate("location_header")
-                    await page.evaluate("pc.close()")
+                    await page.evaluate(hang_up)
                     closed = await relay.until(" close ")
                     await browser.close()
             finally:
@@ -240,7 +248,7 @@ def test_a_browser_call_is_recorded_event_for_event(request, tmp_path, monkeypat
     got = asyncio.run(go())
     assert got["errors"] == []
     [path] = out.glob("*.jsonl")
-    assert f"close  {path}  by client 'pc.close()'" in got["closed"]
+    assert f"close  {path}  by client '{reason}'" in got["closed"]
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     text = path.read_text()
     assert SECRET not in text
@@ -259,7 +267,7 @@ def test_a_browser_call_is_recorded_event_for_event(request, tmp_path, monkeypat
     assert [e["type"] for e in client] == ["session.update"]
     ts = [f["ts"] for f in frames]
     assert ts == sorted(ts)
-    assert close["close"] == {"by": "client", "code": None, "reason": "pc.close()"}
+    assert close["close"] == {"by": "client", "code": None, "reason": reason}
     assert close["ts"] >= ts[-1]
 
     call_id = got["location"].rsplit("/", 1)[1]
