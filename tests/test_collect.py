@@ -301,3 +301,34 @@ def test_the_script_is_printed_and_served_with_its_collector_and_the_header_allo
         check=False,
     )
     assert bad.returncode == 2 and "http:// or https://" in bad.stderr
+
+
+def test_a_batch_resent_from_pagehide_is_written_once(tmp_path):
+    answers: list[Any] = []
+    first = batch(0, [event(5, "server", {"type": "session.created"})])
+    second = batch(1, [event(8, "client", {"type": "response.create"})])
+    third = batch(2, [event(9, "server", {"type": "response.created"})])
+
+    async def work(relay, _lines):
+        # the last one's first try never arrived: resent, it is written
+        bodies = [first, second, {**first, "resent": True}, {**second, "resent": True}]
+        bodies.append({**third, "resent": True})
+        for body in bodies:
+            answer = await asyncio.to_thread(post, relay.port, json.dumps(body).encode())
+            answers.append(answer)
+
+    asyncio.run(with_relay(tmp_path, work))
+    assert [(a[0], a[2]["events"]) for a in answers] == [
+        (200, 1),
+        (200, 1),
+        (200, 0),
+        (200, 0),
+        (200, 1),
+    ]
+    [path] = tmp_path.glob("*.jsonl")
+    _header, *frames, _close = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [f["event"]["type"] for f in frames] == [
+        "session.created",
+        "response.create",
+        "response.created",
+    ]

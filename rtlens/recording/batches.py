@@ -7,7 +7,8 @@ A batch is one JSON object:
      "events": [{"ts": <epoch ms>, "dir": "client"|"server", "text": "<as sent>"}, ...],
      "close": {"ts": <epoch ms>, "by": "client"|"server", "reason": "..."}}
 
-`open` comes with `seq` 0 only, `close` with the call's last batch only. `exchange` is the
+`open` comes with `seq` 0 only, `close` with the call's last batch only; `"resent": true`
+marks a batch sent again from pagehide because its first answer never came. `exchange` is the
 SDP POST the page made (URL, status, headers with only allowlisted values) or null. A
 binary message has `"binary": "<base64>"` instead of `text`. Times are the page's
 `performance.timeOrigin + performance.now()` in ms: one monotonic clock per page.
@@ -88,6 +89,8 @@ class Batch:
     events: list[CapturedEvent]
     open: CallOpen | None
     close: CallClose | None
+    # sent again by pagehide, its first answer never came: skipped if already written
+    resent: bool = False
 
 
 def _bad(message: str) -> CollectError:
@@ -195,4 +198,5 @@ def parse_batch(body: bytes) -> Batch:
             closed["by"],
             _str(closed.get("reason"), "close.reason") or "",
         )
-    return Batch(call, seq, [_event(e, i) for i, e in enumerate(events)], call_open, call_close)
+    parsed = [_event(e, i) for i, e in enumerate(events)]
+    return Batch(call, seq, parsed, call_open, call_close, obj.get("resent") is True)

@@ -33,6 +33,52 @@
 
   function now() { return origin + perf.now(); }
 
+  // fetch() costs the page's thread about a millisecond a call, so batches are posted from
+  // a worker; where the page's CSP forbids blob: workers, from the page itself.
+  var worker, waiting = {}, nextId = 0;
+  var WORKER = "onmessage = function (m) { var d = m.data;" +
+    " fetch(d.url, {method: 'POST', body: d.body, mode: 'cors', credentials: 'omit'," +
+    " headers: {'Content-Type': 'text/plain'}}).then(function (r) { return r.text().then(" +
+    "function (t) { postMessage({id: d.id, status: r.status, text: t}); }); }," +
+    " function (e) { postMessage({id: d.id, status: 0, text: String(e)}); }); };";
+
+  function postFromPage(body, done) {
+    post(COLLECT, {
+      method: 'POST', body: body, mode: 'cors', credentials: 'omit',
+      headers: { 'Content-Type': 'text/plain' }, // a simple request: no preflight per batch
+      keepalive: body.length < BEACON_BYTES,
+    }).then(function (r) {
+      return r.text().then(function (text) { done(r.status, text); });
+    }, function (err) { done(0, String(err)); });
+  }
+
+  function startWorker() {
+    if (worker === undefined) {
+      try {
+        worker = new Worker(URL.createObjectURL(new Blob([WORKER], { type: 'text/javascript' })));
+        worker.onmessage = function (m) {
+          var entry = waiting[m.data.id];
+          delete waiting[m.data.id];
+          if (entry) entry[1](m.data.status, m.data.text);
+        };
+        worker.onerror = function () { // refused by the page's CSP: post from the page
+          worker = null;
+          var left = waiting;
+          waiting = {};
+          for (var id in left) postFromPage(left[id][0], left[id][1]);
+        };
+      } catch (e) { worker = null; }
+    }
+  }
+
+  function send(body, done) {
+    startWorker();
+    if (!worker) return postFromPage(body, done);
+    var id = nextId++;
+    waiting[id] = [body, done];
+    worker.postMessage({ id: id, url: COLLECT, body: body });
+  }
+
   function newKey() {
     var bytes = new Uint8Array(16);
     crypto.getRandomValues(bytes);
@@ -66,6 +112,7 @@
     this.flushSoon = function () { self.timer = 0; self.flush(); };
     live.push(this);
     offering.push(this);
+    startWorker(); // now, while the call is set up, not amid its first events
   }
 
   Call.prototype.push = function (ts, dir, data) {
@@ -149,22 +196,32 @@
     var body = this.take(0);
     if (body === null) return;
     this.inflight = true;
-    post(COLLECT, {
-      method: 'POST', body: body, mode: 'cors', credentials: 'omit',
-      headers: { 'Content-Type': 'text/plain' }, // a simple request: no preflight per batch
-      keepalive: body.length < BEACON_BYTES,
-    }).then(function (r) {
-      self.inflight = false;
-      if (r.ok) return self.sent();
-      return r.text().then(function (text) { self.refused(r.status, text); });
-    }, function (err) {
-      self.inflight = false;
-      self.failed(body, err);
-    });
+    this.posting = body;
+    send(body, function (status, text) { self.answered(body, status, text); });
+  };
+
+  Call.prototype.answered = function (body, status, text) {
+    this.inflight = false;
+    this.posting = null;
+    if (status >= 200 && status < 300) { this.retried = false; return this.sent(); }
+    if (status === 0 && !this.retried) {
+      // Not reached (rtlens record not running yet?): the same batch once more, a second on.
+      this.retried = true;
+      this.inflight = true;
+      this.posting = body;
+      var self = this;
+      setTimeout(function () {
+        send(body, function (s, t) { self.answered(body, s, t); });
+      }, 1000);
+      return;
+    }
+    this.refused(status, text);
   };
 
   Call.prototype.sent = function () {
-    if (this.queue.length || (this.ending && !this.done)) this.flush();
+    // what came meanwhile waits for its own batch window, unless there is a batch's worth
+    if ((this.ending && !this.done) || this.queue.length >= 3 * MAX_EVENTS) this.flush();
+    else if (this.queue.length && !this.timer) this.timer = setTimeout(this.flushSoon, FLUSH_MS);
   };
 
   Call.prototype.refused = function (status, text) {
@@ -173,29 +230,16 @@
     console.warn('rtlens capture: the collector refused call ' + this.key + ' (' + status + '): ' + text);
   };
 
-  Call.prototype.failed = function (body, err) {
-    // Not reached (rtlens record not running yet?): the same batch once more, a second on.
-    if (this.retried) { this.refused(0, String(err)); return; }
-    this.retried = true;
-    this.inflight = true;
-    var self = this;
-    setTimeout(function () {
-      post(COLLECT, { method: 'POST', body: body, mode: 'cors', credentials: 'omit',
-        headers: { 'Content-Type': 'text/plain' } }).then(function (r) {
-        self.inflight = false;
-        self.retried = false;
-        if (r.ok) return self.sent();
-        return r.text().then(function (text) { self.refused(r.status, text); });
-      }, function (e) { self.inflight = false; self.refused(0, String(e)); });
-    }, 1000);
-  };
-
   // pagehide: what is left goes in beacons, which outlive the page.
   Call.prototype.hide = function () {
     this.end('client', 'pagehide', true);
     if (this.timer) { clearTimeout(this.timer); this.timer = 0; }
-    if (this.done || !beacon) return;
-    // (a batch still in flight was sent keepalive when small enough to outlive the page)
+    if (!beacon) return;
+    if (this.posting) { // its answer may never come: again, and the collector skips it if
+      var again = JSON.parse(this.posting); // it has it already
+      again.resent = true;
+      beacon(COLLECT, new Blob([JSON.stringify(again)], { type: 'text/plain' }));
+    }
     var body;
     while (!this.done && (body = this.take(BEACON_BYTES)) !== null) {
       beacon(COLLECT, new Blob([body], { type: 'text/plain' }));

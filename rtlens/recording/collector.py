@@ -88,6 +88,10 @@ class Collector:
     def take(self, batch: Batch, peer: str | None) -> Collected:
         """Append `batch` to its call's file (creating it for seq 0); CollectError if the
         call is unknown, already ended or already open."""
+        if batch.resent and batch.open is not None:
+            known = self._paths.get(batch.call) or self._find(batch.call)
+            if known is not None:
+                return Collected(known, 0, False, False)  # it came the first time
         if batch.open is not None:
             path = self._create(batch.call, batch.open, peer)
             opened = True
@@ -102,6 +106,8 @@ class Collector:
                 )
             path, opened = found, False
         with _locked(path) as lock_fd:
+            if batch.resent and not opened and _written(lock_fd, batch):
+                return Collected(path, 0, False, False)
             if not opened and _ends_closed(lock_fd):
                 self._forget(batch.call)
                 raise CollectError(
@@ -256,17 +262,29 @@ def _locked(path: Path) -> Iterator[int]:
         os.close(fd)  # releases the lock
 
 
-def _ends_closed(fd: int) -> bool:
+def _last_line(fd: int) -> Any:
     size = os.fstat(fd).st_size
     tail = os.pread(fd, _TAIL, max(0, size - _TAIL))
-    last = tail.rstrip(b"\n").rsplit(b"\n", 1)[-1]
-    if b'"close"' not in last:
-        return False
     try:
-        obj = orjson.loads(last)
+        return orjson.loads(tail.rstrip(b"\n").rsplit(b"\n", 1)[-1])
     except orjson.JSONDecodeError:
+        return None  # (a line longer than the tail: an event, not a close line)
+
+
+def _ends_closed(fd: int) -> bool:
+    last = _last_line(fd)
+    return isinstance(last, dict) and "close" in last and not ("event" in last or "rtlens" in last)
+
+
+def _written(fd: int, batch: Batch) -> bool:
+    """Whether a resent batch is in the file already: the page sends a call's batches one
+    at a time, so if it is, the file ends with it (its last event or its close)."""
+    if _ends_closed(fd):
+        return True
+    last = _last_line(fd)
+    if not batch.events or not isinstance(last, dict) or not isinstance(last.get("ts"), float):
         return False
-    return isinstance(obj, dict) and "close" in obj and "event" not in obj and "rtlens" not in obj
+    return round(last["ts"] * 1_000_000) >= batch.events[-1].ts_us
 
 
 def _summary(path: Path) -> tuple[int, float]:

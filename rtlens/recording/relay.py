@@ -342,6 +342,8 @@ def _script_response(collect_url: str) -> Response:
             ("Content-Type", "text/javascript; charset=utf-8"),
             ("Content-Length", str(len(body))),
             ("Cache-Control", "no-store"),
+            # a page that is cross-origin isolated (COEP) may load it too
+            ("Cross-Origin-Resource-Policy", "cross-origin"),
             ("Connection", "close"),
         ]
     )
