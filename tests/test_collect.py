@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import socket
 import stat
 import subprocess
@@ -332,3 +333,35 @@ def test_a_batch_resent_from_pagehide_is_written_once(tmp_path):
         "response.create",
         "response.created",
     ]
+
+
+def test_rtlens_record_takes_the_origins_it_is_given(tmp_path):
+    """The real program: --collect-origin reaches every worker; Ctrl-C counts the call."""
+    app = "https://app.example.com"
+    proc = subprocess.Popen(
+        [
+            *[sys.executable, "-m", "rtlens", "record", "--listen", "127.0.0.1:0"],
+            *["--workers", "2", "--upstream", "ws://127.0.0.1:9", "--out", str(tmp_path)],
+            *["--collect-origin", app],
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        listening = proc.stdout.readline()
+        assert "rtlens record: relaying ws://127.0.0.1:" in listening, listening
+        port = int(listening.split("ws://127.0.0.1:")[1].split(" ")[0])
+        body = json.dumps(batch(0, [event(1, "server", {"type": "session.created"})])).encode()
+        refused = post(port, body, ORIGIN)
+        taken = post(port, body, app)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=120)
+    assert refused[0] == 403 and refused[2]["error"]["code"] == "origin_not_allowed"
+    assert taken[0] == 200
+    assert "rtlens record: stopped; 1 session(s) recorded" in out
+    [path] = tmp_path.glob("*.jsonl")
+    *_, close = [json.loads(line) for line in path.read_text().splitlines()]
+    assert close["close"]["by"] == "relay"
