@@ -365,3 +365,72 @@ def test_rtlens_record_takes_the_origins_it_is_given(tmp_path):
     [path] = tmp_path.glob("*.jsonl")
     *_, close = [json.loads(line) for line in path.read_text().splitlines()]
     assert close["close"]["by"] == "relay"
+
+
+def test_a_barge_in_in_a_browser_call_is_the_servers_truncation_in_the_tables(tmp_path):
+    """WebRTC: the server cuts the reply itself; its audio_end_ms is what was heard."""
+    reply = {"id": "item_reply", "type": "message", "role": "assistant", "content": []}
+    cancelled = {"type": "cancelled", "reason": "turn_detected"}
+    events = [
+        (0, "server", {"type": "session.created", "session": {"type": "realtime"}}),
+        (100, "server", {"type": "response.created", "response": {"id": "resp_1"}}),
+        (
+            120,
+            "server",
+            {
+                "type": "response.output_item.added",
+                "response_id": "resp_1",
+                "output_index": 0,
+                "item": reply,
+            },
+        ),
+        (300, "server", {"type": "output_audio_buffer.started", "response_id": "resp_1"}),
+        (
+            1500,
+            "server",
+            {
+                "type": "input_audio_buffer.speech_started",
+                "audio_start_ms": 4000,
+                "item_id": "item_user",
+            },
+        ),
+        (1510, "server", {"type": "output_audio_buffer.cleared", "response_id": "resp_1"}),
+        (
+            1520,
+            "server",
+            {
+                "type": "response.done",
+                "response": {
+                    "id": "resp_1",
+                    "status": "cancelled",
+                    "status_details": cancelled,
+                    "output": [reply],
+                },
+            },
+        ),
+        (
+            1530,
+            "server",
+            {
+                "type": "conversation.item.truncated",
+                "item_id": "item_reply",
+                "content_index": 0,
+                "audio_end_ms": 1180,
+            },
+        ),
+    ]
+
+    async def work(relay, _lines):
+        body = batch(0, [event(ms, d, e) for ms, d, e in events])
+        body["close"] = {"ts": T0 + 2000, "by": "client", "reason": "pc.close()"}
+        await asyncio.to_thread(post, relay.port, json.dumps(body).encode())
+
+    asyncio.run(with_relay(tmp_path, work))
+    [path] = tmp_path.glob("*.jsonl")
+    con = ingest(path, tmp_path / "rt.duckdb")
+    row = con.execute(
+        "select response_id, item_id, truncated_by, audio_played_ms, reason from interruptions"
+    ).fetchall()
+    assert row == [("resp_1", "item_reply", "server", 1180.0, "turn_detected")]
+    first_audio = con.execute("select first_audio_ms from responses").fetchone()[0]
+    assert first_audio == 300.0  # output_audio_buffer.started, 300 ms after the first event
