@@ -95,7 +95,7 @@ def test_help_has_a_summary_and_an_example() -> None:
     assert "Record every Realtime session through a local relay" in result.output
     assert "Example:" in result.output and "rtlens record --out recordings/" in result.output
     listing = CliRunner().invoke(main, ["--help"]).output
-    assert "record    Record every Realtime session through a local relay" in listing
+    assert "record      Record every Realtime session through a local relay" in listing
 
 
 @async_test

@@ -14,6 +14,7 @@ import click
 
 from rtlens.cli.attach import attach
 from rtlens.cli.audio import audio
+from rtlens.cli.capture_js import capture_js
 from rtlens.cli.export import export
 from rtlens.cli.ingest import ingest
 from rtlens.cli.query import query
@@ -40,7 +41,7 @@ def main() -> None:
     """
 
 
-for command in (record, attach, simulate, replay, ingest, report, query, audio, export):
+for command in (record, attach, capture_js, simulate, replay, ingest, report, query, audio, export):
     main.add_command(command)
 
 

@@ -68,6 +68,20 @@ import click
     metavar="HOST:PORT",
     help="Serve Prometheus metrics at http://HOST:PORT/metrics (e.g. 127.0.0.1:9464).",
 )
+@click.option(
+    "--collect-origin",
+    "collect_origins",
+    multiple=True,
+    metavar="ORIGIN",
+    help="A page origin allowed to POST /collect (the browser capture), e.g. "
+    "https://app.example.com; repeatable; '*' for any (default: origins on this machine, "
+    "http(s)://localhost|127.x|[::1], any port).",
+)
+@click.option(
+    "--collect-remote",
+    is_flag=True,
+    help="Take /collect batches from other machines too (default: loopback peers only).",
+)
 def record(
     listen: str,
     upstream: str,
@@ -78,6 +92,8 @@ def record(
     tls_key: str | None,
     workers: int | None,
     metrics_addr: str | None,
+    collect_origins: tuple[str, ...],
+    collect_remote: bool,
 ) -> None:
     """Record every Realtime session through a local relay (JSONL).
 
@@ -92,6 +108,9 @@ def record(
       # then connect the app to ws://127.0.0.1:8765/v1/realtime?model=gpt-realtime
       # openai SDK: AsyncOpenAI(websocket_base_url="ws://127.0.0.1:8765/v1")
       rtlens record --metrics 127.0.0.1:9464   # Prometheus scrapes /metrics
+      # WebRTC in a browser: <script src="http://127.0.0.1:8765/capture.js"></script>
+      # before the app's RTCPeerConnection; each call becomes a file (source: browser)
+      rtlens record --collect-origin http://localhost:5173
     """
     from rtlens.recording import (
         RelayStartError,
@@ -101,6 +120,7 @@ def record(
         parse_listen,
         run_relay,
     )
+    from rtlens.recording.collect_http import CollectPolicy
     from rtlens.recording.workers import default_workers
 
     try:
@@ -129,6 +149,7 @@ def record(
             tls_key=tls_key,
             workers=default_workers() if workers is None else workers,
             on_recorded=on_recorded,
+            collect_policy=CollectPolicy(origins=collect_origins, remote=collect_remote),
         )
     except RelayStartError as exc:
         raise click.ClickException(str(exc)) from None

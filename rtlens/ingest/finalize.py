@@ -32,7 +32,9 @@ def _rows(table: str, dicts: list[dict[str, Any]], session_id: str) -> list[tupl
 
 
 def finalize(st: SessionState) -> dict[str, list[tuple[Any, ...]]]:
-    webrtc = st.output_audio_buffer_events > 0 and not any(
+    # (a browser capture's header says so: a call with no reply yet has no audio events)
+    said = (st.header or {}).get("transport") == "webrtc"
+    webrtc = (st.output_audio_buffer_events > 0 or said) and not any(
         r.audio_deltas for r in st.responses.values()
     )
     responses = sorted(st.responses.values(), key=lambda r: r.seq)

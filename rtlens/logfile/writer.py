@@ -117,6 +117,25 @@ class SessionWriter:
                 self.path.unlink()
             raise
 
+    @classmethod
+    def reopen(cls, path: str | os.PathLike[str], *, redact_audio: bool = False) -> SessionWriter:
+        """Append to a recording another writer started, without a header: the browser
+        collector's calls, whose batches any relay worker may take. Give every line its
+        `ts_us` (this writer's clock is not the session's)."""
+        self = cls.__new__(cls)
+        self.clock = fmt.SessionClock()
+        self.session_id = ""
+        self.redact_audio = redact_audio
+        self.path = Path(path)
+        self.events = 0
+        self.closed = False
+        try:
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
+        except OSError as exc:
+            raise RecordingError(f"cannot open {self.path}: {exc.strerror or exc}") from exc
+        self.bytes_written = os.fstat(self._fd).st_size  # where a failed write cuts back to
+        return self
+
     # -- frames ---------------------------------------------------------------------------------
 
     def write_text(self, direction: str, data: bytes | str, ts_us: int | None = None) -> int:

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 from websockets.protocol import State
 from websockets.typing import Subprotocol
@@ -36,7 +37,10 @@ from websockets.typing import Subprotocol
 from rtlens.logfile.format import SessionClock
 from rtlens.logfile.writer import RecordingError, SessionWriter, make_out_dir
 from rtlens.recording import terminal
+from rtlens.recording.capture_script import capture_js
 from rtlens.recording.closing import GOING_AWAY, INTERNAL_ERROR, fit_reason
+from rtlens.recording.collect_http import CollectExchange, CollectPolicy, is_http_method
+from rtlens.recording.collector import IDLE_S, Collector
 from rtlens.recording.describe import describe_request, describe_response, safe_url
 from rtlens.recording.session import RelayedSession, Report, close_leg
 from rtlens.recording.upstream import (
@@ -66,6 +70,33 @@ class AppConnection(TappedServerConnection):
     upstream_url: str = ""
     failure: UpstreamFailure | None = None
     claimed = False
+    _sniffed = b""  # the first bytes, until they tell a WebSocket from a POST /collect
+    _http: CollectExchange | None = None
+    _websocket = False
+
+    def data_received(self, data: bytes) -> None:
+        if self._websocket:  # every read of a WebSocket after the first
+            super().data_received(data)
+            return
+        if self._http is not None:
+            self._http.feed(data)
+            return
+        first = self._sniffed + data
+        kind = is_http_method(first)
+        if kind is None:
+            self._sniffed = first
+        elif kind:
+            relay = self.relay
+            peer = self.transport.get_extra_info("peername")
+            transport = cast(asyncio.Transport, self.transport)
+            self._http = CollectExchange(
+                transport, peer, relay.collector, relay.collect_policy, relay.report
+            )
+            self._http.feed(first)
+        else:
+            self._websocket = True
+            self._sniffed = b""
+            super().data_received(first)
 
     def adopt(self, upstream: TappedClientConnection) -> None:
         self.upstream = upstream
@@ -100,9 +131,13 @@ class RelayServer:
         on_sessions: Callable[[int, int], None] | None = None,
         shared_files: bool = False,
         on_recorded: Callable[[Path], None] | None = None,
+        collect_policy: CollectPolicy | None = None,
+        collect_idle_s: float | None = None,
     ) -> None:
         """`sock`: a socket already bound to `host`:`port` to listen on (a relay worker's);
-        `on_sessions(started, open)` is called whenever a session starts or ends."""
+        `on_sessions(started, open)` is called whenever a session starts or ends.
+        `collect_policy`: who may POST /collect (the browser capture; default loopback
+        peers and origins); `collect_idle_s`: a call with no batch for that long ends."""
         self.host = host
         self._sock = sock
         self._on_sessions = on_sessions
@@ -116,11 +151,30 @@ class RelayServer:
         self.redact_audio = redact_audio
         self.upstream_timeout = upstream_timeout
         self.sessions_started = 0
+        self._relayed = 0  # WebSocket sessions; sessions_started adds the browser calls
         self._report: Report = report or log.info
         self._server: Server | None = None
         self._sessions: set[RelayedSession] = set()
         self._background: set[asyncio.Task[Any]] = set()
         self._closing = False
+        self.collect_policy = collect_policy or CollectPolicy()
+        self.collector = Collector(
+            self.out_dir,
+            redact_audio=redact_audio,
+            shared_files=shared_files,
+            report=self._collected,
+            on_recorded=on_recorded,
+            idle_s=IDLE_S if collect_idle_s is None else collect_idle_s,
+        )
+
+    def report(self, line: str) -> None:
+        self._report(line)
+
+    def _collected(self, line: str) -> None:
+        """The collector's lines; a call it opens or closes changes the session counts."""
+        self._report(line)
+        self.sessions_started = self._relayed + self.collector.calls_started
+        self._sessions_changed()
 
     @property
     def port(self) -> int:
@@ -135,7 +189,7 @@ class RelayServer:
 
     @property
     def open_sessions(self) -> int:
-        return len(self._sessions)
+        return len(self._sessions) + self.collector.open_calls
 
     async def start(self) -> None:
         """Check the output folder and the upstream URL, then listen; RelayStartError if not."""
@@ -144,6 +198,7 @@ class RelayServer:
         except ValueError as exc:
             raise RelayStartError(str(exc)) from None
         check_out_dir(self.out_dir, self.shared_files)
+        connection = type("RelayAppConnection", (AppConnection,), {"relay": self})
         try:
             where: dict[str, Any] = (
                 {"sock": self._sock} if self._sock else {"host": self.host, "port": self._port}
@@ -154,7 +209,7 @@ class RelayServer:
                 process_request=self._process_request,
                 process_response=self._process_response,
                 select_subprotocol=self._select_subprotocol,
-                create_connection=AppConnection,
+                create_connection=connection,
                 compression="deflate",  # negotiated only if the app offers it
                 max_size=None,  # the API takes up to 15 MiB per event: do not cap below it
                 server_header=None,  # the upstream's own headers are copied back instead
@@ -163,6 +218,7 @@ class RelayServer:
             )
         except OSError as exc:
             raise RelayStartError(listen_error(self.host, self._port, exc)) from None
+        self.collector.listen = self.url.replace("ws", "http", 1) + "/collect"
 
     async def aclose(self, reason: str = "rtlens relay: shutting down") -> None:
         """Stop listening, close every session (1001) with a close line in its file."""
@@ -171,6 +227,7 @@ class RelayServer:
         self._closing = True
         self._server.close(close_connections=False)
         await asyncio.gather(*(s.shutdown(GOING_AWAY, reason) for s in list(self._sessions)))
+        self.collector.shutdown(reason)
         await self._server.wait_closed()
         while self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
@@ -189,6 +246,8 @@ class RelayServer:
     ) -> Response | None:
         conn = cast(AppConnection, connection)
         conn.relay = self
+        if request.path.split("?", 1)[0] == "/capture.js":
+            return _script_response(self.url.replace("ws", "http", 1) + "/collect")
         conn.clock = SessionClock()
         conn.upstream_url = upstream_url(self.upstream, request.path)
         try:
@@ -244,7 +303,8 @@ class RelayServer:
             return
         session = RelayedSession(conn, upstream, writer, self._report)
         self._sessions.add(session)
-        self.sessions_started += 1
+        self._relayed += 1
+        self.sessions_started = self._relayed + self.collector.calls_started
         self._sessions_changed()
         try:
             self._report(terminal.opened(writer.path, described["path"], client))
@@ -272,6 +332,22 @@ class RelayServer:
         if conn.upstream is not None:
             legs.append(close_leg(conn.upstream, INTERNAL_ERROR, reason))
         await asyncio.gather(*legs)
+
+
+def _script_response(collect_url: str) -> Response:
+    """GET /capture.js: the browser capture, posting to this relay's /collect."""
+    body = capture_js(collect_url).encode()
+    headers = Headers(
+        [
+            ("Content-Type", "text/javascript; charset=utf-8"),
+            ("Content-Length", str(len(body))),
+            ("Cache-Control", "no-store"),
+            # a page that is cross-origin isolated (COEP) may load it too
+            ("Cross-Origin-Resource-Policy", "cross-origin"),
+            ("Connection", "close"),
+        ]
+    )
+    return Response(200, "OK", headers, body)
 
 
 def check_out_dir(out_dir: Path, shared_files: bool = False) -> None:
@@ -316,6 +392,8 @@ async def serve_relay(
     tls: ssl.SSLContext | None = None,
     shared_files: bool = False,
     on_recorded: Callable[[Path], None] | None = None,
+    collect_policy: CollectPolicy | None = None,
+    collect_idle_s: float | None = None,
 ) -> AsyncIterator[RelayServer]:
     """Run the relay for the duration of the block (port 0 picks a free port)."""
     relay = RelayServer(
@@ -329,6 +407,8 @@ async def serve_relay(
         tls=tls,
         shared_files=shared_files,
         on_recorded=on_recorded,
+        collect_policy=collect_policy,
+        collect_idle_s=collect_idle_s,
     )
     await relay.start()
     try:

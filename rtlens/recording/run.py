@@ -13,6 +13,7 @@ from contextlib import suppress
 from pathlib import Path
 
 from rtlens.recording import terminal
+from rtlens.recording.collect_http import CollectPolicy
 from rtlens.recording.relay import RelayServer, RelayStartError
 from rtlens.recording.session import Report
 from rtlens.recording.tls import TlsError, server_context
@@ -63,6 +64,7 @@ def run_relay(
     workers: int = 1,
     shared_files: bool = False,
     on_recorded: Callable[[Path], None] | None = None,
+    collect_policy: CollectPolicy | None = None,
 ) -> None:
     """Run the relay until SIGINT or SIGTERM, then close every session cleanly and return.
 
@@ -88,7 +90,9 @@ def run_relay(
             upstream = normalize_upstream(upstream)
         except ValueError as exc:
             raise RelayStartError(str(exc)) from None
-        options = RelayOptions(upstream, Path(out_dir), redact_audio, tls, shared_files)
+        options = RelayOptions(
+            upstream, Path(out_dir), redact_audio, tls, shared_files, collect_policy
+        )
         run_workers(host, port, workers, options, report, on_recorded)
         return
     asyncio.run(
@@ -102,6 +106,7 @@ def run_relay(
             tls,
             shared_files,
             on_recorded,
+            collect_policy,
         )
     )
 
@@ -116,6 +121,7 @@ async def _run(
     tls: ssl.SSLContext | None = None,
     shared_files: bool = False,
     on_recorded: Callable[[Path], None] | None = None,
+    collect_policy: CollectPolicy | None = None,
 ) -> None:
     relay = RelayServer(
         host,
@@ -127,6 +133,7 @@ async def _run(
         tls=tls,
         shared_files=shared_files,
         on_recorded=on_recorded,
+        collect_policy=collect_policy,
     )
     await relay.start()
     stop = asyncio.Event()

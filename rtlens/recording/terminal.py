@@ -36,9 +36,10 @@ def opened(path: Path, request_path: str, client: str | None) -> str:
 
 
 def closed(
-    path: Path, by: str, code: int, reason: str, duration_s: float, events: int, size: int
+    path: Path, by: str, code: int | None, reason: str, duration_s: float, events: int, size: int
 ) -> str:
-    why = f"{code} {reason!r}" if reason else str(code)
+    # (a browser call has no close code: WebRTC ends without one)
+    why = " ".join(([] if code is None else [str(code)]) + ([repr(reason)] if reason else []))
     return (
         f"{_clock()} close  {path}  by {by} {why}, {duration_s:.1f} s, {events} events, "
         f"{human_bytes(size)}"

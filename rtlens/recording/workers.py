@@ -38,6 +38,7 @@ from typing import Any, cast
 
 from rtlens.procs import parent_death_signal
 from rtlens.recording import terminal
+from rtlens.recording.collect_http import CollectPolicy
 from rtlens.recording.relay import RelayServer, RelayStartError, check_out_dir, listen_error
 from rtlens.recording.session import Report
 
@@ -54,6 +55,7 @@ class RelayOptions:
     redact_audio: bool
     tls: ssl.SSLContext | None
     shared_files: bool = False  # 0644 files and umask folders, as before rtlens made them private
+    collect_policy: CollectPolicy | None = None  # who may POST /collect (the browser capture)
 
 
 @dataclass(frozen=True)
@@ -366,6 +368,7 @@ async def _serve(
         report=report,
         tls=options.tls,
         shared_files=options.shared_files,
+        collect_policy=options.collect_policy,
         sock=sock,
         on_sessions=count,
         on_recorded=on_recorded,
