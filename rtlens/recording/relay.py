@@ -38,7 +38,7 @@ from rtlens.logfile.writer import RecordingError, SessionWriter, make_out_dir
 from rtlens.recording import terminal
 from rtlens.recording.closing import GOING_AWAY, INTERNAL_ERROR, fit_reason
 from rtlens.recording.describe import describe_request, describe_response, safe_url
-from rtlens.recording.session import RelayedSession, Report, close_leg
+from rtlens.recording.session import OnRecorded, RelayedSession, Report, close_leg
 from rtlens.recording.upstream import (
     DEFAULT_UPSTREAM,
     UpstreamFailure,
@@ -99,7 +99,7 @@ class RelayServer:
         sock: socket.socket | None = None,
         on_sessions: Callable[[int, int], None] | None = None,
         shared_files: bool = False,
-        on_recorded: Callable[[Path], None] | None = None,
+        on_recorded: OnRecorded | None = None,
     ) -> None:
         """`sock`: a socket already bound to `host`:`port` to listen on (a relay worker's);
         `on_sessions(started, open)` is called whenever a session starts or ends."""
@@ -107,7 +107,8 @@ class RelayServer:
         self._sock = sock
         self._on_sessions = on_sessions
         self.shared_files = shared_files  # 0644 files, umask folders (else 0600 / 0700)
-        # called with each session's file once it is closed (`--metrics` normalizes it)
+        # called with each session's file when it is created (False) and once it is closed
+        # (True): `--metrics` and `--otlp` follow the file meanwhile
         self.on_recorded = on_recorded
         self.tls = tls  # serve wss:// with this context (`--tls-cert`), else ws://
         self._port = port
@@ -243,6 +244,8 @@ class RelayServer:
             await self._refuse_unrecordable(conn, exc)
             return
         session = RelayedSession(conn, upstream, writer, self._report)
+        if self.on_recorded is not None:
+            self.on_recorded(writer.path, False)
         self._sessions.add(session)
         self.sessions_started += 1
         self._sessions_changed()
@@ -256,8 +259,8 @@ class RelayServer:
                 await session.run()
         finally:
             self._sessions.discard(session)
-            if self.on_recorded is not None and writer.closed:
-                self.on_recorded(writer.path)
+            if self.on_recorded is not None:
+                self.on_recorded(writer.path, True)
             self._sessions_changed()
 
     def _sessions_changed(self) -> None:
@@ -315,7 +318,7 @@ async def serve_relay(
     upstream_timeout: float = 10.0,
     tls: ssl.SSLContext | None = None,
     shared_files: bool = False,
-    on_recorded: Callable[[Path], None] | None = None,
+    on_recorded: OnRecorded | None = None,
 ) -> AsyncIterator[RelayServer]:
     """Run the relay for the duration of the block (port 0 picks a free port)."""
     relay = RelayServer(

@@ -8,13 +8,12 @@ import ipaddress
 import os
 import signal
 import ssl
-from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
 
 from rtlens.recording import terminal
 from rtlens.recording.relay import RelayServer, RelayStartError
-from rtlens.recording.session import Report
+from rtlens.recording.session import OnRecorded, Report
 from rtlens.recording.tls import TlsError, server_context
 from rtlens.recording.upstream import DEFAULT_UPSTREAM
 
@@ -62,14 +61,14 @@ def run_relay(
     tls_key: str | os.PathLike[str] | None = None,
     workers: int = 1,
     shared_files: bool = False,
-    on_recorded: Callable[[Path], None] | None = None,
+    on_recorded: OnRecorded | None = None,
 ) -> None:
     """Run the relay until SIGINT or SIGTERM, then close every session cleanly and return.
 
     With `tls_cert` (and `tls_key`, unless the certificate file holds the key) the relay
     serves `wss://`. With `workers` > 1, that many relay processes share the listen
-    address (`rtlens.recording.workers`). `on_recorded(path)` is called with each session's
-    file once closed (in this process, whichever worker relayed the session)."""
+    address (`rtlens.recording.workers`). `on_recorded(path, closed)` is called as each
+    session's file is created and closed (in this process, whichever worker relayed it)."""
     if tls_key is not None and tls_cert is None:
         raise RelayStartError("--tls-key needs --tls-cert: give the certificate too")
     if hasattr(signal, "pthread_sigmask"):
@@ -115,7 +114,7 @@ async def _run(
     report: Report,
     tls: ssl.SSLContext | None = None,
     shared_files: bool = False,
-    on_recorded: Callable[[Path], None] | None = None,
+    on_recorded: OnRecorded | None = None,
 ) -> None:
     relay = RelayServer(
         host,

@@ -31,15 +31,15 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, cast
 
 from rtlens.procs import parent_death_signal
 from rtlens.recording import terminal
 from rtlens.recording.relay import RelayServer, RelayStartError, check_out_dir, listen_error
-from rtlens.recording.session import Report
+from rtlens.recording.session import OnRecorded, Report
 
 STARTED, OPEN = 0, 1  # a worker's two counters in the shared array
 RESTART_AFTER = 1.0  # seconds: a worker that dies sooner is restarted no sooner
@@ -175,11 +175,11 @@ def run_workers(
     workers: int,
     options: RelayOptions,
     report: Report,
-    on_recorded: Callable[[Path], None] | None = None,
+    on_recorded: OnRecorded | None = None,
 ) -> None:
     """Run `workers` relay processes until SIGINT or SIGTERM (see the module's text).
-    `on_recorded(path)` runs here, in the supervisor, for every worker's closed session
-    (`--metrics` then counts all workers in one place)."""
+    `on_recorded(path, closed)` runs here, in the supervisor, as every worker's session
+    files open and close (`--metrics` and `--otlp` then follow all workers in one place)."""
     check_out_dir(options.out_dir, options.shared_files)
     reuse_port = reuse_port_available()
     anchor = _reserve(host, port, reuse_port)
@@ -293,10 +293,14 @@ def _wait_ready(ready: _ReadyChannel, running: list[_Worker], stop: _StopSignal)
             raise RelayStartError(error)
 
 
-def _collect(recorded: Any, on_recorded: Callable[[Path], None]) -> None:
-    """Hand the workers' closed files to `on_recorded`, in the order they closed."""
-    while (path := recorded.get()) is not None:
-        on_recorded(path)
+def _collect(recorded: Any, on_recorded: OnRecorded) -> None:
+    """Hand the workers' files to `on_recorded`, in the order they opened and closed."""
+    while (said := recorded.get()) is not None:
+        on_recorded(*said)
+
+
+def _tell(recorded: Any, path: Path, closed: bool) -> None:
+    recorded.put((path, closed))
 
 
 def _how(exitcode: int | None) -> str:
@@ -334,7 +338,7 @@ def _worker_main(
     except OSError as exc:
         ready.put(_Started(listen_error(host, port, exc)))
         return
-    on_recorded = None if recorded is None else recorded.put
+    on_recorded = None if recorded is None else partial(_tell, recorded)
     asyncio.run(_serve(slot, host, port, sock, options, counters, ready, report, on_recorded))
 
 
@@ -347,7 +351,7 @@ async def _serve(
     counters: Any,
     ready: _ReadyChannel,
     report: Report,
-    on_recorded: Callable[[Path], None] | None,
+    on_recorded: OnRecorded | None,
 ) -> None:
     counted = 0  # this process's sessions already added to the slot (kept by restarts)
 
