@@ -68,7 +68,10 @@ def run_relay(
     With `tls_cert` (and `tls_key`, unless the certificate file holds the key) the relay
     serves `wss://`. With `workers` > 1, that many relay processes share the listen
     address (`rtlens.recording.workers`). `on_recorded(path, closed)` is called as each
-    session's file is created and closed (in this process, whichever worker relayed it)."""
+    session's file is created and closed, in this process, whichever worker relayed it:
+    with it, even one worker is a process of its own, so that what `on_recorded` sets
+    going here (`--metrics`, `--otlp` follow the files) never shares a process, and so
+    never the interpreter's lock, with the forwarding."""
     if tls_key is not None and tls_cert is None:
         raise RelayStartError("--tls-key needs --tls-cert: give the certificate too")
     if hasattr(signal, "pthread_sigmask"):
@@ -79,7 +82,7 @@ def run_relay(
         tls = None if tls_cert is None else server_context(tls_cert, tls_key)
     except TlsError as exc:
         raise RelayStartError(str(exc)) from None
-    if workers > 1:
+    if workers > 1 or on_recorded is not None:
         from rtlens.recording.upstream import normalize_upstream
         from rtlens.recording.workers import RelayOptions, run_workers
 
