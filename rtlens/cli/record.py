@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import click
 
@@ -202,13 +202,13 @@ def _start_metrics(addr: str) -> Any:
 
 def _start_otlp(endpoint: str, protocol: str, headers: dict[str, str]) -> Any:
     """The live span sender for --otlp (it reports a failing endpoint on the terminal)."""
-    from rtlens.export.otlp import check_installed
+    from rtlens.export.otlp import Protocol, check_installed
 
     missing = check_installed(protocol)
     if missing is not None:
         raise click.ClickException(f"--otlp: {missing}")
     from rtlens.live.traces import SpanSender
 
-    sender = SpanSender(endpoint, protocol, headers, click.echo)  # type: ignore[arg-type]
+    sender = SpanSender(endpoint, cast(Protocol, protocol), headers, click.echo)
     click.echo(f"otlp: sending spans live to {endpoint} ({protocol})")
     return sender
