@@ -303,8 +303,19 @@ async def test_record_otlp_sends_what_export_sends(tmp_path: Path, workers: int)
                 "x-team=abc",
             ) as (proc, url),
         ):
-            for script, dialect in (("conversation", "ga"), ("barge_in", "beta")):
-                await run_app(url + "/v1/realtime", script=script, dialect=dialect, pace=0)
+
+            async def pause() -> None:
+                # the call is open: its settled turns' spans come from the process following
+                # the relay's files (the supervisor, with two workers)
+                def two_turns(spans: list[Span]) -> bool:
+                    return sum(s.name.startswith("turn ") for s in spans) >= 2
+
+                assert await asyncio.to_thread(receiver.wait_until, two_turns, 60)
+                mid.extend(decoded(receiver))
+
+            mid: list[Span] = []
+            await paused_call(url + "/v1/realtime", pause)
+            await run_app(url + "/v1/realtime", script="barge_in", dialect="beta", pace=0)
             code, out, err = await stop_cli(proc)
         live = decoded(receiver)
         assert receiver.headers and all(h["x-team"] == "abc" for h in receiver.headers)
@@ -313,6 +324,8 @@ async def test_record_otlp_sends_what_export_sends(tmp_path: Path, workers: int)
     assert code == 0, err
     exported = export_spans(tmp_path)
     assert span_set(live) == span_set(exported) and len(live) == len(exported)
+    assert sorted(s.name for s in mid if s.name.startswith("turn ")) == ["turn 1", "turn 2"]
+    assert not any(s.name == "realtime session" for s in mid)
     assert (
         f"otlp: 2 session(s), {len(exported)} span(s) sent to {receiver.url} (http/protobuf)\n"
         in out
