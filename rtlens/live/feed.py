@@ -112,27 +112,33 @@ class LiveFeed:
     def _work(self) -> None:
         stopping = False
         while not stopping:
-            try:
-                message = self._queue.get(timeout=self.poll_s)
-            except queue.Empty:
-                message = ()  # type: ignore[assignment]  # (a poll: no message)
-            while True:
-                if message is _STOP:
+            for message in self._messages():
+                if message is None:
                     stopping = True
-                elif message:
-                    path, closed = message
-                    followed = self._open.setdefault(path, _Followed(path))
-                    followed.closing = followed.closing or closed
-                try:
-                    message = self._queue.get_nowait()
-                except queue.Empty:
-                    break
+                    continue
+                path, closed = message
+                followed = self._open.get(path)
+                if followed is None:
+                    followed = self._open[path] = _Followed(path)
+                followed.closing = followed.closing or closed
             for followed in list(self._open.values()):
-                if stopping:
+                if stopping:  # the relay has stopped: what the files hold is all there is
                     followed.closing = True
                 self._advance(followed)
             with self._changed:
                 self._changed.notify_all()
+
+    def _messages(self) -> list[tuple[Path, bool] | None]:
+        """The relay's messages since the last round: waits `poll_s` for the first one."""
+        try:
+            out = [self._queue.get(timeout=self.poll_s)]
+        except queue.Empty:
+            return []
+        while True:
+            try:
+                out.append(self._queue.get_nowait())
+            except queue.Empty:
+                return out
 
     def _advance(self, f: _Followed) -> None:
         try:

@@ -26,7 +26,7 @@ from rtlens.export.otlp import (
 from rtlens.export.spans import SPAN_TABLES, SpanRecord, build_trace, row_span_id, session_rows
 from rtlens.live.progress import Batch
 
-TIMEOUT_S = 5.0  # per export call: a dead endpoint costs this much of the sending thread
+TIMEOUT_S = 10.0  # per export call (as `export otel`): what a dead endpoint costs the sender
 
 
 @dataclass
