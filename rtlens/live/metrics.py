@@ -1,4 +1,6 @@
-"""The metric definitions, and how one session's normalized rows update them.
+"""The metric definitions, and how a session's normalized rows update them: a whole
+session's at once (`observe`), or a live one's as they become final (`publish`, from
+`rtlens.live.feed`).
 
 Every figure comes from a column the normalizer computed (see docs/schema.md): nothing is
 measured a second way here. Labels are bounded: model, dialect, and a small fixed set per
