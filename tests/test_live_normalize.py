@@ -57,3 +57,36 @@ def test_settled_turns_never_change(tmp_path: Path) -> None:
         live.closed = True
         assert live.settled_turns() == len(final)
     assert checked > 100  # the rule settled turns before the end, in most files
+
+
+@pytest.mark.parametrize("batch", [1, 7])
+def test_rows_published_by_the_rule_are_final(batch: int) -> None:
+    """Every row `Progress` hands out before the close (a settled turn's, its responses,
+    barge-ins, tool calls, transcription; errors, rate limits) equals its row in the finished
+    file, for every table: none is revised at the close, and each is handed out once."""
+    from rtlens.live.progress import KEYS, Progress
+
+    early = 0
+    for path in SAMPLES:
+        whole = normalize_file(path, sink=lambda lines, tuples: None).rows
+        lines = path.read_bytes().splitlines(keepends=True)
+        live, progress = LiveSession(path), Progress(str(path))
+        seen: dict[str, int] = dict.fromkeys(KEYS, 0)
+        for at in range(0, len(lines), batch):
+            live.feed(b"".join(lines[at : at + batch]))
+            tables = live.tables()
+            handed = progress.take(tables, live.settled_turns(), final=False) if tables else None
+            if handed is not None:
+                early += len(handed.new["turns"])
+                for name, rows in handed.new.items():
+                    seen[name] += len(rows)
+        live.closed = True
+        tables = live.tables()
+        assert tables is not None
+        last = progress.take(tables, live.settled_turns(), final=True)
+        assert last is not None
+        for name, rows in last.new.items():
+            seen[name] += len(rows)
+        assert progress.revised == 0, path.name
+        assert seen == {name: len(whole[name]) for name in KEYS}, path.name
+    assert early > 0  # the rule settles turns before the close (not all at the end)
