@@ -1,7 +1,8 @@
 """Per-frame latency through `rtlens record`, against a direct connection and a bare relay.
 
     python benchmarks/relay_latency.py [--sessions 1,50] [--seconds 20] [--slice-seconds 5]
-                                       [--metrics] [--out benchmarks/results/relay_latency.json]
+                                       [--metrics] [--otlp]
+                                       [--out benchmarks/results/relay_latency.json]
 
 Processes, for each session count (each role is its own process, so the path under test has
 its CPU read from `/proc/<pid>/stat`):
@@ -13,6 +14,9 @@ its CPU read from `/proc/<pid>/stat`):
   real `python -m rtlens record` CLI (`record`); `direct` goes straight to the upstream;
 - with `--metrics`, a fifth path `metrics`: `rtlens record --metrics`, its /metrics scraped
   every second for the whole run, so its p99 and CPU per frame compare with `record`'s;
+- with `--otlp`, that path and a sixth, `otlp`: `rtlens record --metrics --otlp URL`, scraped
+  the same way and sending its spans live to an OTLP/HTTP receiver in this process (it
+  answers 200 to every POST), so off, `--metrics` and `--metrics --otlp` are one run;
 - clients: one process running N asyncio sessions, each streaming 40 ms pcm16 appends in real
   time and asking for spoken responses one after another, as a user who answers as soon as
   the assistant's audio has played out.
@@ -64,7 +68,8 @@ from websockets.frames import Frame, Opcode
 PATHS = ("direct", "bare", "tap", "record", "record2")
 RELAYS = ("bare", "tap", "record", "record2")
 # `record` is `rtlens record --workers 1` (one process), `record2` is `--workers 2`.
-WORKERS = {"tap": 1, "record": 1, "record2": 2, "metrics": 1}
+WORKERS = {"tap": 1, "record": 1, "record2": 2, "metrics": 1, "otlp": 1}
+LIVE = ("metrics", "otlp")  # the paths with `--metrics` (`otlp`: and `--otlp`)
 # `tap`: the real `rtlens record` with frame lines not written (header and close lines are),
 # so record/tap is what writing the recording itself costs on rtlens's own forwarding path.
 TAP = """
@@ -554,15 +559,40 @@ def start_relay(path: str, upstream_url: str, workdir: Path) -> tuple[Child, str
     argv += ["--workers", str(WORKERS[path])]
     out = workdir / ("recordings" if path == "record" else f"recordings-{path}")
     argv += ["--upstream", upstream_url, "--out", str(out)]
-    if path == "metrics":
+    if path in LIVE:
         argv += ["--metrics", "127.0.0.1:0"]
+    if path == "otlp":
+        argv += ["--otlp", start_otlp_receiver()]
     child = spawn(path, argv, workdir)
-    if path == "metrics":
+    if path in LIVE:
         start_scraper(child.wait_line(r"metrics: (http://\S+)", 60)[1])
     return child, child.wait_line(r"relaying (ws://127\.0\.0\.1:\d+) ->", 60)[1]
 
 
-SCRAPES: list[int] = []  # successful scrapes of the `metrics` path
+SCRAPES: list[int] = []  # successful scrapes of the `metrics` and `otlp` paths
+OTLP_POSTS: list[int] = []  # bytes of each export the `otlp` path sent
+
+
+def start_otlp_receiver() -> str:
+    """An OTLP/HTTP endpoint that takes every export (200, empty response); its URL."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            OTLP_POSTS.append(len(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-protobuf")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, name="otlp", daemon=True).start()
+    return f"http://127.0.0.1:{server.server_address[1]}"
+
+
 _STOP_SCRAPING = threading.Event()
 
 
@@ -846,11 +876,12 @@ def compare(paths: dict[str, Any]) -> dict[str, Any]:
             ratios = [r / b for r, b in zip(by["record"], by["bare"], strict=True)]
             entry["p99_ratio_by_cycle"] = ratios
             entry["p99_ratio_median_of_cycles"] = float(np.median(ratios))
-        if "metrics" in p99 and p99["record"]:
-            entry["p99_ratio_metrics_over_record"] = p99["metrics"] / p99["record"]
-            ratios = [m / r for m, r in zip(by["metrics"], by["record"], strict=True)]
-            entry["p99_ratio_metrics_by_cycle"] = ratios
-            entry["p99_ratio_metrics_median_of_cycles"] = float(np.median(ratios))
+        for live in LIVE:
+            if live in p99 and p99["record"]:
+                entry[f"p99_ratio_{live}_over_record"] = p99[live] / p99["record"]
+                ratios = [m / r for m, r in zip(by[live], by["record"], strict=True)]
+                entry[f"p99_ratio_{live}_by_cycle"] = ratios
+                entry[f"p99_ratio_{live}_median_of_cycles"] = float(np.median(ratios))
         if p99["tap"]:
             entry["p99_ratio_record_over_tap"] = p99["record"] / p99["tap"]
             ratios = [r / b for r, b in zip(by["record"], by["tap"], strict=True)]
@@ -889,16 +920,23 @@ def targets(runs: list[dict[str, Any]], summary: dict[str, Any]) -> dict[str, An
         / max(1e-9, (block["paths"]["record"]["relay_cpu"] or {}).get("cpu_us_per_frame", 0))
         for block in summary.values()
     ]
-    metrics = [
-        c.get("p99_ratio_metrics_over_record")
-        for block in summary.values()
-        for c in block["comparisons"].values()
-    ]
+    live = {
+        p: [
+            c.get(f"p99_ratio_{p}_over_record")
+            for block in summary.values()
+            for c in block["comparisons"].values()
+        ]
+        for p in LIVE
+    }
     return {
-        "metrics_p99_within_10pct_of_record": (
-            None if None in metrics else all(x <= TARGET_RATIO for x in metrics)
-        ),
+        **{
+            f"{p}_p99_within_10pct_of_record": (
+                None if None in ratios else all(x <= TARGET_RATIO for x in ratios)
+            )
+            for p, ratios in live.items()
+        },
         "metrics_scrapes": len(SCRAPES) if "metrics" in PATHS else None,
+        "otlp_exports": len(OTLP_POSTS) if "otlp" in PATHS else None,
         "zero_lost_and_reordered": lost == 0 and reordered == 0,
         "workers2_p99_le_half_of_workers1": (
             None if None in workers_p99 else all(x <= 0.5 for x in workers_p99)
@@ -964,21 +1002,21 @@ def table(summary: dict[str, Any]) -> str:
 
 
 def metrics_line(n: str, block: dict[str, Any]) -> str:
-    """`--metrics` against `record` in the same run: p99 ratio per direction, CPU per frame."""
+    """`--metrics` (and `--metrics --otlp`) against `record` in the same run: p99 ratio per
+    direction, CPU per frame."""
     comp = block["comparisons"]
+    live = [p for p in LIVE if p in block["paths"]]
     cpu = {
-        p: (block["paths"][p]["relay_cpu"] or {}).get("cpu_us_per_frame")
-        for p in ("record", "metrics")
+        p: (block["paths"][p]["relay_cpu"] or {}).get("cpu_us_per_frame") for p in ("record", *live)
     }
-    ratios = " ".join(
-        f"{d} p99 metrics/record {fmt(comp[d].get('p99_ratio_metrics_over_record'))}"
-        f" (median of cycles {fmt(comp[d].get('p99_ratio_metrics_median_of_cycles'))})"
+    ratios = "; ".join(
+        f"{d} p99 {p}/record {fmt(comp[d].get(f'p99_ratio_{p}_over_record'))}"
+        f" (median of cycles {fmt(comp[d].get(f'p99_ratio_{p}_median_of_cycles'))})"
+        for p in live
         for d in DIRECTIONS
     )
-    return (
-        f"{n} sessions --metrics: {ratios}; CPU us/frame record {fmt(cpu['record'], '.1f')}"
-        f" metrics {fmt(cpu['metrics'], '.1f')}"
-    )
+    per_frame = " ".join(f"{p} {fmt(cpu[p], '.1f')}" for p in cpu)
+    return f"{n} sessions: {ratios}; CPU us/frame {per_frame}"
 
 
 def cycle_lines(summary: dict[str, Any]) -> str:
@@ -1091,6 +1129,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="add the path `rtlens record --metrics`, scraped every second",
     )
     parser.add_argument(
+        "--otlp",
+        action="store_true",
+        help="add `--metrics` and `rtlens record --metrics --otlp` (spans to a local receiver)",
+    )
+    parser.add_argument(
         "--live-voice", action="store_true", help="let the simulator synthesise voices live"
     )
     hidden = argparse.SUPPRESS
@@ -1116,9 +1159,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.role:
         run_role(args)
         return 0
-    if args.metrics:
+    live = ("metrics", "otlp") if args.otlp else ("metrics",) if args.metrics else ()
+    if live:
         global PATHS, RELAYS
-        PATHS, RELAYS = (*PATHS, "metrics"), (*RELAYS, "metrics")
+        PATHS, RELAYS = (*PATHS, *live), (*RELAYS, *live)
     results = benchmark(args)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -24,7 +24,8 @@ FORBIDDEN = {
     "export": {"recording", "ingest", "analysis", "report", "simulator", "cli", "audio"},
     # replay serves a recording: it reads logfiles, nothing downstream of them
     "replay": {"recording", "ingest", "store", "analysis", "report", "simulator", "cli", "audio"},
-    # live metrics: the ingest normalizer run on the relay's closed recordings
+    # live metrics and spans: the ingest normalizer run on the relay's recordings as they
+    # grow, the export's span tree
     "live": {"recording", "store", "analysis", "report", "simulator", "cli"},
     # another engine for ingest and query: it runs the normalizer and the shared views
     "spark": {"recording", "analysis", "report", "simulator", "cli", "live", "replay", "audio"},

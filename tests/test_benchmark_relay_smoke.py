@@ -13,12 +13,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "benchmarks" / "relay_latency.py"
-PATHS = ("direct", "bare", "tap", "record", "record2", "metrics")  # record2: --workers 2
+PATHS = ("direct", "bare", "tap", "record", "record2", "metrics", "otlp")  # record2: --workers 2
 FRAME_KEYS = {"frames", "sent", "lost", "reordered", "duplicated", "p50_ms", "p99_ms", "max_ms"}
 
 
 def run_benchmark(out: Path) -> dict:
-    argv = [sys.executable, str(SCRIPT), "--sessions", "2", "--seconds", "2", "--metrics"]
+    argv = [sys.executable, str(SCRIPT), "--sessions", "2", "--seconds", "2", "--otlp"]
     done = subprocess.run(
         [*argv, "--out", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=240
     )
@@ -53,7 +53,10 @@ def test_relay_latency_benchmark_runs_and_loses_nothing(tmp_path: Path) -> None:
         assert "p99_ratio_workers2_over_workers1" in comparison
         assert "p99_ratio_metrics_over_record" in comparison
         assert "p99_added_over_direct_ms_metrics" in comparison
+        assert "p99_ratio_otlp_over_record" in comparison
     assert results["targets"]["zero_lost_and_reordered"] is True
     assert results["targets"]["metrics_p99_within_10pct_of_record"] in (True, False)
+    assert results["targets"]["otlp_p99_within_10pct_of_record"] in (True, False)
+    assert results["targets"]["otlp_exports"] >= 2  # each session's root span at its close
     assert results["targets"]["every_frame_recorded"] is True
     assert results["targets"]["record_p99_added_le_2ms_at_50_sessions"] is None  # not measured

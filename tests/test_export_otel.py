@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -51,6 +51,7 @@ class Receiver:
     def __init__(self, ok: int | None = None) -> None:
         self.requests: list[list[Span]] = []
         self.headers: list[dict[str, str]] = []
+        self.arrived = threading.Condition()  # notified after each decoded request
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -80,6 +81,8 @@ class Receiver:
                         for s in ss.spans
                     ]
                 )
+                with receiver.arrived:
+                    receiver.arrived.notify_all()
                 reply = ExportTraceServiceResponse().SerializeToString()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/x-protobuf")
@@ -94,6 +97,13 @@ class Receiver:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
+
+    def wait_until(self, condition: Callable[[list[Span]], bool], timeout: float) -> bool:
+        """Wait until `condition(every span received so far)` holds."""
+        with self.arrived:
+            return self.arrived.wait_for(
+                lambda: condition([s for r in self.requests for s in r]), timeout
+            )
 
     def close(self) -> None:
         self.server.shutdown()

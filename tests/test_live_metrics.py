@@ -24,8 +24,9 @@ import duckdb
 import pytest
 from relay_helpers import async_test
 
-from rtlens.live import MetricsFeed, MetricsServerError, RelayMetrics, serve_metrics
-from rtlens.live.metrics import V2V_BUCKETS
+from rtlens.live.feed import LiveFeed
+from rtlens.live.metrics import V2V_BUCKETS, RelayMetrics
+from rtlens.live.server import MetricsServerError, serve_metrics
 from rtlens.recording import serve_relay
 
 prometheus_client = pytest.importorskip("prometheus_client")
@@ -83,12 +84,13 @@ def relayed(
     tmp = tmp_path_factory.mktemp("live")
     out_dir = tmp / "rec"
     metrics = RelayMetrics()
-    feed = MetricsFeed(metrics)
+    feed = LiveFeed([metrics])
     closed: list[Path] = []
 
-    def on_recorded(path: Path) -> None:
-        closed.append(path)
-        feed.submit(path)
+    def on_recorded(path: Path, is_closed: bool) -> None:
+        if is_closed:
+            closed.append(path)
+        feed.submit(path, is_closed)
 
     server, port = serve_metrics("127.0.0.1", 0, metrics.registry)
 

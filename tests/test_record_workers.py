@@ -176,3 +176,28 @@ async def test_metrics_count_every_workers_sessions(tmp_path: Path) -> None:
 
         await until(sessions_counted, f"/metrics never counted {opened} sessions")
         await stop_cli(proc)
+
+
+@async_test
+async def test_worker_connections_have_nagle_off() -> None:
+    """A worker's accepted connections send each frame at once (TCP_NODELAY, as asyncio sets
+    it for the sockets it makes itself): with Nagle on, a reply frame could wait for the
+    app's delayed ACK, ~40 ms."""
+    import socket
+
+    from rtlens.recording.workers import _socket_for
+
+    sock = _socket_for("127.0.0.1", 0, reuse_port=True)
+    sock.listen()
+    seen: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        conn = writer.get_extra_info("socket")
+        seen.set_result(conn.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+        writer.close()
+
+    server = await asyncio.start_server(handler, sock=sock)
+    async with server:
+        _reader, writer = await asyncio.open_connection(*sock.getsockname())
+        assert await asyncio.wait_for(seen, 60) == 1
+        writer.close()

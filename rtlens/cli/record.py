@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from pathlib import Path
+from typing import Any, cast
 
 import click
+
+from rtlens.cli.export import _headers
 
 
 @click.command(short_help="Record every Realtime session through a local relay.")
@@ -82,6 +83,28 @@ import click
     is_flag=True,
     help="Take /collect batches from other machines too (default: loopback peers only).",
 )
+@click.option(
+    "--otlp",
+    "otlp_endpoint",
+    metavar="URL",
+    help="Send each session's OpenTelemetry spans live to this OTLP receiver (the spans "
+    "'rtlens export otel' sends; a turn's once it is settled), e.g. http://127.0.0.1:4318.",
+)
+@click.option(
+    "--otlp-protocol",
+    type=click.Choice(["http/protobuf", "grpc"]),
+    default="http/protobuf",
+    show_default=True,
+    help="OTLP transport for --otlp.",
+)
+@click.option(
+    "--otlp-header",
+    "otlp_headers",
+    multiple=True,
+    metavar="K=V",
+    callback=_headers,
+    help="Send this header with every OTLP request (repeatable), e.g. an API key.",
+)
 def record(
     listen: str,
     upstream: str,
@@ -94,6 +117,9 @@ def record(
     metrics_addr: str | None,
     collect_origins: tuple[str, ...],
     collect_remote: bool,
+    otlp_endpoint: str | None,
+    otlp_protocol: str,
+    otlp_headers: dict[str, str],
 ) -> None:
     """Record every Realtime session through a local relay (JSONL).
 
@@ -108,6 +134,9 @@ def record(
       # then connect the app to ws://127.0.0.1:8765/v1/realtime?model=gpt-realtime
       # openai SDK: AsyncOpenAI(websocket_base_url="ws://127.0.0.1:8765/v1")
       rtlens record --metrics 127.0.0.1:9464   # Prometheus scrapes /metrics
+      # WebRTC in a browser: <script src="http://127.0.0.1:8765/capture.js"></script>
+      # before the app's RTCPeerConnection; each call becomes a file (source: browser)
+      rtlens record --otlp http://127.0.0.1:4318   # spans to an OpenTelemetry collector
       # WebRTC in a browser: <script src="http://127.0.0.1:8765/capture.js"></script>
       # before the app's RTCPeerConnection; each call becomes a file (source: browser)
       rtlens record --collect-origin http://localhost:5173
@@ -133,9 +162,18 @@ def record(
         raise click.BadParameter(str(exc), param_hint="'--upstream'") from None
     if not is_loopback(host):
         click.echo(exposed_warning(host, port), err=True)
-    on_recorded = None
+    sinks: list[Any] = []
     if metrics_addr is not None:
-        on_recorded = _start_metrics(metrics_addr)
+        sinks.append(_start_metrics(metrics_addr))
+    sender = None
+    if otlp_endpoint is not None:
+        sender = _start_otlp(otlp_endpoint, otlp_protocol, otlp_headers)
+        sinks.append(sender)
+    feed = None
+    if sinks:
+        from rtlens.live.feed import LiveFeed
+
+        feed = LiveFeed(sinks)
     try:
         run_relay(
             host,
@@ -148,19 +186,25 @@ def record(
             tls_cert=tls_cert,
             tls_key=tls_key,
             workers=default_workers() if workers is None else workers,
-            on_recorded=on_recorded,
+            on_recorded=None if feed is None else feed.submit,
             collect_policy=CollectPolicy(origins=collect_origins, remote=collect_remote),
         )
     except RelayStartError as exc:
         raise click.ClickException(str(exc)) from None
+    finally:
+        if feed is not None:
+            feed.close()  # what the files hold is published before the summary
+        if sender is not None:
+            click.echo(sender.summary())
 
 
-def _start_metrics(addr: str) -> Callable[[Path], None]:
-    """Serve /metrics; returns what the relay calls with each closed recording."""
+def _start_metrics(addr: str) -> Any:
+    """Serve /metrics; returns the metrics, for the live feed to update."""
     from rtlens.recording import parse_listen
 
     try:
-        from rtlens.live import MetricsFeed, MetricsServerError, RelayMetrics, serve_metrics
+        from rtlens.live.metrics import RelayMetrics
+        from rtlens.live.server import MetricsServerError, serve_metrics
     except ImportError as exc:  # prometheus_client is an extra
         raise click.ClickException(
             f"--metrics needs prometheus_client ({exc}): pip install 'rtlens[metrics]'"
@@ -176,4 +220,18 @@ def _start_metrics(addr: str) -> Callable[[Path], None]:
     except MetricsServerError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"metrics: http://{host}:{bound}/metrics")
-    return MetricsFeed(metrics).submit
+    return metrics
+
+
+def _start_otlp(endpoint: str, protocol: str, headers: dict[str, str]) -> Any:
+    """The live span sender for --otlp (it reports a failing endpoint on the terminal)."""
+    from rtlens.export.otlp import Protocol, check_installed
+
+    missing = check_installed(protocol)
+    if missing is not None:
+        raise click.ClickException(f"--otlp: {missing}")
+    from rtlens.live.traces import SpanSender
+
+    sender = SpanSender(endpoint, cast(Protocol, protocol), headers, click.echo)
+    click.echo(f"otlp: sending spans live to {endpoint} ({protocol})")
+    return sender

@@ -133,6 +133,30 @@ class _FirstWarning(logging.Handler):
         return f": {first}" if first else ""
 
 
+def watch_exporter_log() -> _FirstWarning:
+    """Catch the exporters' warnings (for `why_failed`) instead of printing them."""
+    log = logging.getLogger("opentelemetry.exporter")
+    caught = _FirstWarning()
+    log.addHandler(caught)
+    log.propagate = False  # the reason goes in our one line
+    return caught
+
+
+def export_spans(exporter: Any, spans: list[SpanRecord]) -> bool:
+    """One export call; True if the endpoint took the spans."""
+    from opentelemetry.sdk.trace.export import SpanExportResult
+
+    return exporter.export(to_readable(spans)) is SpanExportResult.SUCCESS
+
+
+def why_failed(caught: _FirstWarning, endpoint: str, timeout_s: float) -> str:
+    """`: <cause>` of the last failed export (or ``), from the log or by connecting."""
+    why = caught.reason()
+    if "Errno" not in why and (probed := _probe(endpoint, timeout_s)):
+        why = f": {probed}"  # the exporter only said it gave up: say why
+    return why
+
+
 def _probe(endpoint: str, timeout_s: float) -> str | None:
     """Why the endpoint cannot be reached, found by connecting to it (the exporter's own
     log names the cause only if it retried before its deadline), or None if it can."""
@@ -171,9 +195,7 @@ def send(
         for trace in traces:
             result = exporter.export(to_readable(trace.spans))
             if result is not SpanExportResult.SUCCESS:
-                why = caught.reason()
-                if "Errno" not in why and (probed := _probe(endpoint, timeout_s)):
-                    why = f": {probed}"  # the exporter only said it gave up: say why
+                why = why_failed(caught, endpoint, timeout_s)
                 raise ExportError(
                     f"cannot send traces to {endpoint} ({protocol}){why}; "
                     f"{sessions} session(s) went out before session {trace.session_id}",

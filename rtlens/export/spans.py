@@ -64,6 +64,27 @@ def _hash(what: str, text: str, n: int) -> int:
     return value or 1
 
 
+# table -> (span kind, the column that keys its span): one span per row of these
+SPAN_TABLES = {
+    "turns": ("turn", "turn"),
+    "responses": ("response", "response_id"),
+    "function_calls": ("tool", "call_id"),
+    "transcriptions": ("transcription", "item_id"),
+}
+
+
+def row_key(table: str, row: dict[str, Any], index: int) -> str:
+    """A row's key in its span id: its own id, else its place in the session's rows."""
+    value = row[SPAN_TABLES[table][1]]
+    return f"#{index}" if value is None else str(value)
+
+
+def row_span_id(session_id: str, table: str, row: dict[str, Any], index: int) -> int:
+    """The id of the span of `row`, the `index`-th row of `table` in the session (in the
+    order of `_QUERIES`)."""
+    return span_id(session_id, SPAN_TABLES[table][0], row_key(table, row, index))
+
+
 # ---- reading the tables in one ordered pass each -----------------------------------------
 
 _QUERIES = {
@@ -80,6 +101,39 @@ _QUERIES = {
     "rate_limits": "SELECT session_id, name, min(remaining_pct) AS min_remaining_pct "
     "FROM rate_limits GROUP BY session_id, name ORDER BY session_id, name",
 }
+
+
+def _nulls_last(*columns: str) -> Any:
+    def key(row: dict[str, Any]) -> tuple[Any, ...]:
+        return tuple(x for c in columns for x in (row[c] is None, row[c] or 0))
+
+    return key
+
+
+def session_rows(rows: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
+    """One session's table rows (as the normalizer gives them, e.g. live from the relay)
+    ordered and aggregated as `_QUERIES` reads them from the database, for `build_trace`."""
+    out = {
+        "turns": sorted(rows["turns"], key=_nulls_last("turn")),
+        "responses": sorted(rows["responses"], key=_nulls_last("created_ms", "response_id")),
+        "function_calls": sorted(
+            rows["function_calls"], key=_nulls_last("arguments_done_ms", "call_id")
+        ),
+        "transcriptions": sorted(
+            rows["transcriptions"], key=_nulls_last("committed_ms", "item_id")
+        ),
+        "interruptions": sorted(rows["interruptions"], key=_nulls_last("speech_started_ms")),
+        "errors": sorted(rows["errors"], key=_nulls_last("seq")),
+    }
+    lowest: dict[str | None, float | None] = {}
+    for r in rows["rate_limits"]:
+        pct, before = r["remaining_pct"], lowest.get(r["name"])
+        lowest[r["name"]] = pct if before is None else before if pct is None else min(pct, before)
+    out["rate_limits"] = [
+        {"name": name, "min_remaining_pct": pct}
+        for name, pct in sorted(lowest.items(), key=lambda kv: (kv[0] is None, kv[0] or ""))
+    ]
+    return out
 
 
 class _Groups:
@@ -151,10 +205,10 @@ def build_trace(session: dict[str, Any], rows: dict[str, list[dict[str, Any]]]) 
 
     turn_ids: dict[int, int] = {}
     for t in rows["turns"]:
-        turn_ids[t["turn"]] = span_id(sid, "turn", str(t["turn"]))
+        turn_ids[t["turn"]] = row_span_id(sid, "turns", t, 0)
     response_ids: dict[str, int] = {}
     for i, r in enumerate(rows["responses"]):
-        key = r["response_id"] if r["response_id"] is not None else f"#{i}"
+        key = row_key("responses", r, i)
         response_ids.setdefault(key, span_id(sid, "response", key))
     unheard: dict[str | None, float] = {}
     for x in rows["interruptions"]:
@@ -194,7 +248,7 @@ def build_trace(session: dict[str, Any], rows: dict[str, list[dict[str, Any]]]) 
         )
 
     for i, r in enumerate(rows["responses"]):
-        key = r["response_id"] if r["response_id"] is not None else f"#{i}"
+        key = row_key("responses", r, i)
         start = at(r["created_ms"], session_end)
         end = max(start, at(r["done_ms"], session_end))
         parent = turn_ids.get(r["turn"], root_id) if r["turn"] is not None else root_id
@@ -238,11 +292,10 @@ def build_trace(session: dict[str, Any], rows: dict[str, list[dict[str, Any]]]) 
     for i, f in enumerate(rows["function_calls"]):
         start = at(f["arguments_done_ms"], session_end)
         end = max(start, at(f["output_ms"], start))
-        key = f["call_id"] if f["call_id"] is not None else f"#{i}"
         spans.append(
             SpanRecord(
                 tid,
-                span_id(sid, "tool", key),
+                row_span_id(sid, "function_calls", f, i),
                 response_ids.get(f["response_id"], root_id),
                 f"execute_tool {f['name']}",
                 start,
@@ -265,12 +318,11 @@ def build_trace(session: dict[str, Any], rows: dict[str, list[dict[str, Any]]]) 
     for i, x in enumerate(rows["transcriptions"]):
         start = at(_first(x["committed_ms"], x["first_delta_ms"], x["done_ms"]), session_end)
         end = max(start, at(x["done_ms"], session_end))
-        key = x["item_id"] if x["item_id"] is not None else f"#{i}"
         parent = turn_ids.get(x["turn"], root_id) if x["turn"] is not None else root_id
         spans.append(
             SpanRecord(
                 tid,
-                span_id(sid, "transcription", key),
+                row_span_id(sid, "transcriptions", x, i),
                 parent,
                 "transcription",
                 start,

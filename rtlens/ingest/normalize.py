@@ -117,28 +117,16 @@ def normalize_records(
     file_index: int = 0,
 ) -> SessionTables:
     it = iter(records)
-    first = next(it, None)
-    session_id = None
-    header: dict[str, Any] = {}
-    if first is not None and first[0] == HEADER:
-        header = first[4]
-        if isinstance(header.get("session_id"), str) and header["session_id"]:
-            session_id = header["session_id"]
-        first = None
-    if session_id is None:
-        session_id = derived_session_id(source_file)
-    st = SessionState(session_id, source_file)
-    st.header = header
+    st, first = open_state(next(it, None), source_file)
     if on_start is not None:
-        on_start(session_id)
+        on_start(st.session_id)
     stream: Iterator[Record] = it if first is None else _chain(first, it)
-    lines, tuples = _run(st, stream, sink, chunk_rows, file_index)
-    if not header and st.n_events == 0 and st.close is None:
-        return _without_session(st)
-    tables = finalize(st)
-    result = SessionTables(
-        session_id, source_file, tables, len(tables["ingest_errors"]), st.n_events
-    )
+    lines, tuples = run_records(st, stream, sink, chunk_rows, file_index)
+    result = session_tables(st)
+    if not _is_session(st):
+        return result
+    tables = result.rows
+    session_id = st.session_id
     if sink is not None:
         if lines or tuples:
             sink(lines, tuples)
@@ -147,6 +135,37 @@ def normalize_records(
 
         tables["events"] = derive_events(lines, tuples, {file_index: session_id})
     return result
+
+
+def open_state(first: Record | None, source_file: str) -> tuple[SessionState, Record | None]:
+    """The state for a session whose first record is `first` (its header, when it has
+    one: then it is used up and None is returned in its place)."""
+    session_id = None
+    header: dict[str, Any] = {}
+    if first is not None and first[0] == HEADER:
+        header = first[4]
+        if isinstance(header.get("session_id"), str) and header["session_id"]:
+            session_id = header["session_id"]
+        first = None
+    st = SessionState(session_id or derived_session_id(source_file), source_file)
+    st.header = header
+    return st, first
+
+
+def session_tables(st: SessionState) -> SessionTables:
+    """The rows of the session as far as `st` has read it (all of it, for ingest; so far,
+    for the live relay: `rtlens.ingest.live`). Reads `st`, never changes what a later
+    call would give."""
+    if not _is_session(st):
+        return _without_session(st)
+    tables = finalize(st)
+    return SessionTables(
+        st.session_id, st.source_file, tables, len(tables["ingest_errors"]), st.n_events
+    )
+
+
+def _is_session(st: SessionState) -> bool:
+    return bool(st.header) or st.n_events > 0 or st.close is not None
 
 
 def _without_session(st: SessionState) -> SessionTables:
@@ -179,7 +198,7 @@ def _chain(first: Record, rest: Iterator[Record]) -> Iterator[Record]:
     yield from rest
 
 
-def _run(
+def run_records(
     st: SessionState,
     records: Iterator[Record],
     sink: Sink | None,
@@ -187,7 +206,11 @@ def _run(
     file_index: int,
 ) -> tuple[list[bytes], list[EventTuple]]:
     """The hot loop (once per line of every recording: keep it lean). Returns the event
-    lines (and tuples) not yet handed to `sink`."""
+    lines (and tuples) not yet handed to `sink`.
+
+    It resumes where `st` left off (its event count and first and last timestamps), so a
+    live session can be fed its records a batch at a time: the same state results as from
+    one call over all of them."""
     lines: list[bytes] = []
     add = lines.append
     tuples: list[EventTuple] = []
@@ -204,11 +227,11 @@ def _run(
     pieces = APPEND_LINE_PIECES
     append_type = _APPEND_KEY[1]
     input_audio_bytes = 0  # of APPEND records (what `turns.append` counts for EVENT ones)
-    seq = -1
+    seq = st.n_events - 1
     long_bytes = 0  # JSON in `tuples`
     long_chunk_bytes = LONG_CHUNK_BYTES
-    first_us: int | None = None
-    last_us: int | None = None
+    first_us: int | None = st.first_ts_us
+    last_us: int | None = st.last_ts_us
     t_us: int | None = None
     for kind, line_no, ts_us, direction, event, audio in records:
         if ts_us is not None:

@@ -1,9 +1,9 @@
-"""Live Prometheus metrics from the relay (`rtlens record --metrics`): each finished
-recording is normalized by the ingest normalizer, off the forwarding path, and its rows
-update the counters, histograms and gauges served at `/metrics`."""
+"""Live metrics and spans from the relay (`rtlens record --metrics`, `--otlp`): each
+recording is followed as it is written and normalized by the ingest normalizer, off the
+forwarding path; a turn's rows are published once it is settled, the rest at the close.
 
-from rtlens.live.feed import MetricsFeed
-from rtlens.live.metrics import RelayMetrics
-from rtlens.live.server import MetricsServerError, serve_metrics
-
-__all__ = ["MetricsFeed", "MetricsServerError", "RelayMetrics", "serve_metrics"]
+Modules: `feed` (following the files), `progress` (what is new to publish), `metrics`
+(Prometheus, needs the `metrics` extra), `traces` (OTLP spans, the `otel` extra),
+`server` (serving /metrics). Nothing is imported here, so each works without the other's
+extra.
+"""

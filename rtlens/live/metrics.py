@@ -1,4 +1,6 @@
-"""The metric definitions, and how one session's normalized rows update them.
+"""The metric definitions, and how a session's normalized rows update them: a whole
+session's at once (`observe`), or a live one's as they become final (`publish`, from
+`rtlens.live.feed`).
 
 Every figure comes from a column the normalizer computed (see docs/schema.md): nothing is
 measured a second way here. Labels are bounded: model, dialect, and a small fixed set per
@@ -13,7 +15,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from rtlens.ingest.results import SessionTables
-from rtlens.schema import TABLES
+from rtlens.live.progress import Batch, row_dicts
 
 # Seconds. Voice to voice is typically 0.5-2 s; time to first audio a few hundred ms.
 V2V_BUCKETS = (0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 7.5, 10.0)
@@ -48,8 +50,7 @@ def turn_kind(turn: dict[str, Any]) -> str | None:
 
 
 def _rows(tables: SessionTables, name: str) -> list[dict[str, Any]]:
-    cols = TABLES[name].column_names
-    return [dict(zip(cols, row, strict=True)) for row in tables.rows.get(name, [])]
+    return row_dicts(name, tables.rows.get(name, []))
 
 
 class RelayMetrics:
@@ -113,18 +114,36 @@ class RelayMetrics:
         )
 
     def observe(self, tables: SessionTables) -> None:
-        """Add one normalized session to the metrics."""
+        """Add one whole normalized session to the metrics."""
         sessions = _rows(tables, "sessions")
         if not sessions:
             return  # not a session (an empty file): nothing to count
-        s = sessions[0]
-        lab = SessionLabels(s["model"] or "unknown", s["dialect"] or "unknown")
-        base = (lab.model, lab.dialect)
-        self.sessions.labels(*base).inc()
-        if s["cost_usd"] is not None:
-            self.cost.labels(*base).inc(s["cost_usd"])
-        turns = _rows(tables, "turns")
-        self.turns.labels(*base).inc(len(turns))
+        base = labels_of(sessions[0])
+        rows = {name: _rows(tables, name) for name in ROW_TABLES}
+        self.observe_rows(base, rows)
+        self.set_rate_limits(base, rows["rate_limits"])
+        self.observe_session(base, sessions[0])
+
+    def publish(self, batch: Batch) -> None:
+        """Add the rows of a live session that became final (`rtlens.live.feed`); at its
+        close, the session itself, its cost and its last rate-limit samples."""
+        base = labels_of(batch.session)
+        self.observe_rows(base, batch.new)
+        if batch.final:
+            self.set_rate_limits(base, batch.tables["rate_limits"])
+            self.observe_session(base, batch.session)
+        else:
+            self.set_rate_limits(base, batch.new["rate_limits"])
+
+    def close(self) -> None:
+        """(Nothing to flush: a scrape reads the registry.)"""
+
+    def observe_rows(self, base: tuple[str, str], rows: dict[str, list[dict[str, Any]]]) -> None:
+        """Count rows of one session (all of them, or the part the live relay has settled):
+        its turns, responses, interruptions and errors."""
+        turns = rows.get("turns", [])
+        if turns:
+            self.turns.labels(*base).inc(len(turns))
         for t in turns:
             kind = turn_kind(t)
             if kind is None:
@@ -133,19 +152,23 @@ class RelayMetrics:
                 self.v2v.labels(*base, kind).observe(t["v2v_ms"] / 1000)
             if t["ttfa_ms"] is not None:
                 self.ttfa.labels(*base, kind).observe(t["ttfa_ms"] / 1000)
-        for r in _rows(tables, "responses"):
+        for r in rows.get("responses", []):
             self.responses.labels(*base, r["status"] or "unknown").inc()
             for kind, column in TOKEN_KINDS:
                 if r[column]:
                     self.tokens.labels(*base, kind).inc(r[column])
-        interruptions = _rows(tables, "interruptions")
-        self.barge_ins.labels(*base).inc(len(interruptions))
-        unheard = sum(i["audio_unheard_ms"] or 0.0 for i in interruptions)
-        self.unheard.labels(*base).inc(unheard / 1000)
-        for e in _rows(tables, "errors"):
+        interruptions = rows.get("interruptions", [])
+        if interruptions:
+            self.barge_ins.labels(*base).inc(len(interruptions))
+            unheard = sum(i["audio_unheard_ms"] or 0.0 for i in interruptions)
+            self.unheard.labels(*base).inc(unheard / 1000)
+        for e in rows.get("errors", []):
             self.errors.labels(*base, e["code"] or "none").inc()
+
+    def set_rate_limits(self, base: tuple[str, str], samples: list[dict[str, Any]]) -> None:
+        """The gauges from the last of these `rate_limits` rows of each limit name."""
         last: dict[str, dict[str, Any]] = {}
-        for rl in _rows(tables, "rate_limits"):
+        for rl in samples:
             if rl["name"] is not None:
                 last[rl["name"]] = rl  # rows are in wire order: the last one wins
         for name, rl in last.items():
@@ -153,3 +176,18 @@ class RelayMetrics:
                 self.rate_remaining.labels(*base, name).set(rl["remaining"])
                 if rl["limit"]:
                     self.rate_headroom.labels(*base, name).set(rl["remaining"] / rl["limit"])
+
+    def observe_session(self, base: tuple[str, str], session: dict[str, Any]) -> None:
+        """Count a session that ended (its `sessions` row), with its cost."""
+        self.sessions.labels(*base).inc()
+        if session["cost_usd"] is not None:
+            self.cost.labels(*base).inc(session["cost_usd"])
+
+
+def labels_of(session: dict[str, Any]) -> tuple[str, str]:
+    """The (model, dialect) labels of a session's metrics, from its `sessions` row."""
+    lab = SessionLabels(session["model"] or "unknown", session["dialect"] or "unknown")
+    return (lab.model, lab.dialect)
+
+
+ROW_TABLES = ("turns", "responses", "interruptions", "errors", "rate_limits")

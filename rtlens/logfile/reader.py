@@ -196,6 +196,30 @@ def read_records(
             yield _unreadable(reached[0] + 1, exc)
 
 
+def read_line_batch(
+    data: bytes,
+    first_line_no: int,
+    *,
+    header: bool,
+    appends: bool = False,
+    runs: bool = False,
+    max_line: int = MAX_LINE_BYTES,
+) -> Iterator[Record]:
+    """The records of `data`, whole lines of an rtlens JSONL recording that start at line
+    `first_line_no` (`header`: at the start of the file). The live relay reads its own
+    recordings this way as they grow (`rtlens.ingest.live`): the records are those
+    `read_records` gives for the same lines of the finished file."""
+    return _read_lines(
+        io.BytesIO(data),
+        [0],
+        first_line_no,
+        appends=appends,
+        header=header,
+        runs=runs,
+        max_line=max(max_line, _BLOCK),
+    )
+
+
 def _one_json_document(head: bytes) -> bool:
     """A file that opens with `{` on a line that is not JSON by itself: a pretty-printed
     JSON document (a recording has one JSON object per line)."""

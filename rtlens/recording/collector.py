@@ -31,6 +31,7 @@ from rtlens.logfile.writer import RecordingError, SessionWriter
 from rtlens.recording import terminal
 from rtlens.recording.batches import Batch, CallOpen, CollectError
 from rtlens.recording.describe import describe_headers, safe_text, safe_url
+from rtlens.recording.session import OnRecorded
 
 IDLE_S = 60.0  # a call the page stopped reporting on (tab killed, laptop closed) ends then
 MAX_BATCH_BYTES = 8 << 20  # one batch's body; the page sends far smaller ones
@@ -68,7 +69,7 @@ class Collector:
         report: Callable[[str], None] = print,
         idle_s: float = IDLE_S,
         listen: str | None = None,
-        on_recorded: Callable[[Path], None] | None = None,
+        on_recorded: OnRecorded | None = None,
     ) -> None:
         self.out_dir = out_dir
         self.redact_audio = redact_audio
@@ -174,6 +175,8 @@ class Collector:
         self.calls_started += 1
         self._paths[key] = writer.path
         self._report(terminal.opened(writer.path, "/collect (browser capture)", peer))
+        if self._on_recorded is not None:
+            self._on_recorded(writer.path, False)
         return writer.path
 
     def _find(self, key: str) -> Path | None:
@@ -193,7 +196,7 @@ class Collector:
             terminal.closed(path, by, code, reason, duration_s, events, path.stat().st_size)
         )
         if self._on_recorded is not None:
-            self._on_recorded(path)
+            self._on_recorded(path, True)
 
     # -- calls the page stopped reporting on ----------------------------------------------
 

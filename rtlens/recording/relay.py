@@ -42,7 +42,7 @@ from rtlens.recording.closing import GOING_AWAY, INTERNAL_ERROR, fit_reason
 from rtlens.recording.collect_http import CollectExchange, CollectPolicy, is_http_method
 from rtlens.recording.collector import IDLE_S, Collector
 from rtlens.recording.describe import describe_request, describe_response, safe_url
-from rtlens.recording.session import RelayedSession, Report, close_leg
+from rtlens.recording.session import OnRecorded, RelayedSession, Report, close_leg
 from rtlens.recording.upstream import (
     DEFAULT_UPSTREAM,
     UpstreamFailure,
@@ -130,7 +130,7 @@ class RelayServer:
         sock: socket.socket | None = None,
         on_sessions: Callable[[int, int], None] | None = None,
         shared_files: bool = False,
-        on_recorded: Callable[[Path], None] | None = None,
+        on_recorded: OnRecorded | None = None,
         collect_policy: CollectPolicy | None = None,
         collect_idle_s: float | None = None,
     ) -> None:
@@ -142,7 +142,8 @@ class RelayServer:
         self._sock = sock
         self._on_sessions = on_sessions
         self.shared_files = shared_files  # 0644 files, umask folders (else 0600 / 0700)
-        # called with each session's file once it is closed (`--metrics` normalizes it)
+        # called with each session's file when it is created (False) and once it is closed
+        # (True): `--metrics` and `--otlp` follow the file meanwhile
         self.on_recorded = on_recorded
         self.tls = tls  # serve wss:// with this context (`--tls-cert`), else ws://
         self._port = port
@@ -302,6 +303,8 @@ class RelayServer:
             await self._refuse_unrecordable(conn, exc)
             return
         session = RelayedSession(conn, upstream, writer, self._report)
+        if self.on_recorded is not None:
+            self.on_recorded(writer.path, False)
         self._sessions.add(session)
         self._relayed += 1
         self.sessions_started = self._relayed + self.collector.calls_started
@@ -316,8 +319,8 @@ class RelayServer:
                 await session.run()
         finally:
             self._sessions.discard(session)
-            if self.on_recorded is not None and writer.closed:
-                self.on_recorded(writer.path)
+            if self.on_recorded is not None:
+                self.on_recorded(writer.path, True)
             self._sessions_changed()
 
     def _sessions_changed(self) -> None:
@@ -391,7 +394,7 @@ async def serve_relay(
     upstream_timeout: float = 10.0,
     tls: ssl.SSLContext | None = None,
     shared_files: bool = False,
-    on_recorded: Callable[[Path], None] | None = None,
+    on_recorded: OnRecorded | None = None,
     collect_policy: CollectPolicy | None = None,
     collect_idle_s: float | None = None,
 ) -> AsyncIterator[RelayServer]:

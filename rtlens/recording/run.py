@@ -8,14 +8,13 @@ import ipaddress
 import os
 import signal
 import ssl
-from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
 
 from rtlens.recording import terminal
 from rtlens.recording.collect_http import CollectPolicy
 from rtlens.recording.relay import RelayServer, RelayStartError
-from rtlens.recording.session import Report
+from rtlens.recording.session import OnRecorded, Report
 from rtlens.recording.tls import TlsError, server_context
 from rtlens.recording.upstream import DEFAULT_UPSTREAM
 
@@ -63,15 +62,18 @@ def run_relay(
     tls_key: str | os.PathLike[str] | None = None,
     workers: int = 1,
     shared_files: bool = False,
-    on_recorded: Callable[[Path], None] | None = None,
+    on_recorded: OnRecorded | None = None,
     collect_policy: CollectPolicy | None = None,
 ) -> None:
     """Run the relay until SIGINT or SIGTERM, then close every session cleanly and return.
 
     With `tls_cert` (and `tls_key`, unless the certificate file holds the key) the relay
     serves `wss://`. With `workers` > 1, that many relay processes share the listen
-    address (`rtlens.recording.workers`). `on_recorded(path)` is called with each session's
-    file once closed (in this process, whichever worker relayed the session)."""
+    address (`rtlens.recording.workers`). `on_recorded(path, closed)` is called as each
+    session's file is created and closed, in this process, whichever worker relayed it:
+    with it, even one worker is a process of its own, so that what `on_recorded` sets
+    going here (`--metrics`, `--otlp` follow the files) never shares a process, and so
+    never the interpreter's lock, with the forwarding."""
     if tls_key is not None and tls_cert is None:
         raise RelayStartError("--tls-key needs --tls-cert: give the certificate too")
     if hasattr(signal, "pthread_sigmask"):
@@ -82,7 +84,7 @@ def run_relay(
         tls = None if tls_cert is None else server_context(tls_cert, tls_key)
     except TlsError as exc:
         raise RelayStartError(str(exc)) from None
-    if workers > 1:
+    if workers > 1 or on_recorded is not None:
         from rtlens.recording.upstream import normalize_upstream
         from rtlens.recording.workers import RelayOptions, run_workers
 
@@ -120,7 +122,7 @@ async def _run(
     report: Report,
     tls: ssl.SSLContext | None = None,
     shared_files: bool = False,
-    on_recorded: Callable[[Path], None] | None = None,
+    on_recorded: OnRecorded | None = None,
     collect_policy: CollectPolicy | None = None,
 ) -> None:
     relay = RelayServer(

@@ -48,6 +48,8 @@ _TEXT = Opcode.TEXT
 _OPEN = State.OPEN
 
 Report = Callable[[str], None]
+# on_recorded(path, closed): a session's file was created (False) or closed (True)
+OnRecorded = Callable[[Path, bool], None]
 log = logging.getLogger("rtlens.recording")
 
 SHUTDOWN_REASON = "rtlens relay: shutting down"

@@ -31,8 +31,8 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, cast
 
@@ -40,7 +40,7 @@ from rtlens.procs import parent_death_signal
 from rtlens.recording import terminal
 from rtlens.recording.collect_http import CollectPolicy
 from rtlens.recording.relay import RelayServer, RelayStartError, check_out_dir, listen_error
-from rtlens.recording.session import Report
+from rtlens.recording.session import OnRecorded, Report
 
 STARTED, OPEN = 0, 1  # a worker's two counters in the shared array
 RESTART_AFTER = 1.0  # seconds: a worker that dies sooner is restarted no sooner
@@ -132,7 +132,10 @@ def reuse_port_available() -> bool:
 
 def _socket_for(host: str, port: int, *, reuse_port: bool) -> socket.socket:
     family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP by name: asyncio sets TCP_NODELAY only on sockets whose proto says TCP
+    # (accepted ones inherit it), and without it Nagle's algorithm meets the app's delayed
+    # ACKs: a reply frame waited ~40 ms now and then (the workers' p99, downstream)
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         if reuse_port:
@@ -177,11 +180,11 @@ def run_workers(
     workers: int,
     options: RelayOptions,
     report: Report,
-    on_recorded: Callable[[Path], None] | None = None,
+    on_recorded: OnRecorded | None = None,
 ) -> None:
     """Run `workers` relay processes until SIGINT or SIGTERM (see the module's text).
-    `on_recorded(path)` runs here, in the supervisor, for every worker's closed session
-    (`--metrics` then counts all workers in one place)."""
+    `on_recorded(path, closed)` runs here, in the supervisor, as every worker's session
+    files open and close (`--metrics` and `--otlp` then follow all workers in one place)."""
     check_out_dir(options.out_dir, options.shared_files)
     reuse_port = reuse_port_available()
     anchor = _reserve(host, port, reuse_port)
@@ -221,7 +224,7 @@ def run_workers(
         url = f"{'wss' if options.tls else 'ws'}://{_host_in_url(host)}:{port}"
         report(terminal.listening(url, options.upstream, options.out_dir, options.redact_audio))
         mode = "SO_REUSEPORT" if reuse_port else "one shared socket"
-        report(f"rtlens record: {workers} relay processes ({mode})")
+        report(f"rtlens record: {workers} relay process{'es' if workers > 1 else ''} ({mode})")
         while True:
             sentinels = {w.proc.sentinel: w for w in running}
             woke = multiprocessing.connection.wait([stop.fileno(), ready.reader, *sentinels])
@@ -295,10 +298,14 @@ def _wait_ready(ready: _ReadyChannel, running: list[_Worker], stop: _StopSignal)
             raise RelayStartError(error)
 
 
-def _collect(recorded: Any, on_recorded: Callable[[Path], None]) -> None:
-    """Hand the workers' closed files to `on_recorded`, in the order they closed."""
-    while (path := recorded.get()) is not None:
-        on_recorded(path)
+def _collect(recorded: Any, on_recorded: OnRecorded) -> None:
+    """Hand the workers' files to `on_recorded`, in the order they opened and closed."""
+    while (said := recorded.get()) is not None:
+        on_recorded(*said)
+
+
+def _tell(recorded: Any, path: Path, closed: bool) -> None:
+    recorded.put((path, closed))
 
 
 def _how(exitcode: int | None) -> str:
@@ -336,7 +343,7 @@ def _worker_main(
     except OSError as exc:
         ready.put(_Started(listen_error(host, port, exc)))
         return
-    on_recorded = None if recorded is None else recorded.put
+    on_recorded = None if recorded is None else partial(_tell, recorded)
     asyncio.run(_serve(slot, host, port, sock, options, counters, ready, report, on_recorded))
 
 
@@ -349,7 +356,7 @@ async def _serve(
     counters: Any,
     ready: _ReadyChannel,
     report: Report,
-    on_recorded: Callable[[Path], None] | None,
+    on_recorded: OnRecorded | None,
 ) -> None:
     counted = 0  # this process's sessions already added to the slot (kept by restarts)
 
