@@ -152,12 +152,12 @@ def export_spans(exporter: Any, spans: list[SpanRecord]) -> bool:
 def why_failed(caught: _FirstWarning, endpoint: str, timeout_s: float) -> str:
     """`: <cause>` of the last failed export (or ``), from the log or by connecting."""
     why = caught.reason()
-    if "Errno" not in why and (probed := _probe(endpoint, timeout_s)):
+    if "Errno" not in why and (probed := probe(endpoint, timeout_s)):
         why = f": {probed}"  # the exporter only said it gave up: say why
     return why
 
 
-def _probe(endpoint: str, timeout_s: float) -> str | None:
+def probe(endpoint: str, timeout_s: float) -> str | None:
     """Why the endpoint cannot be reached, found by connecting to it (the exporter's own
     log names the cause only if it retried before its deadline), or None if it can."""
     import socket

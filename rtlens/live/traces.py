@@ -20,6 +20,7 @@ from rtlens.export.otlp import (
     Protocol,
     export_spans,
     make_exporter,
+    probe,
     watch_exporter_log,
     why_failed,
 )
@@ -121,8 +122,11 @@ class SpanSender:
                     stop = True
                     break
                 spans, final, batches = spans + more[0], final + more[1], batches + 1
+            # While the endpoint is down, a connect tells so at once: the exporter would retry
+            # for its whole timeout on every round (sessions would wait behind it at exit).
+            down = self._failing and probe(self.endpoint, self.timeout_s) is not None
             try:
-                ok = export_spans(self._exporter, spans)
+                ok = not down and export_spans(self._exporter, spans)
             except Exception as exc:  # the exporters log and return, but not for every bug
                 caught.first = caught.first or str(exc)
                 ok = False
@@ -135,8 +139,8 @@ class SpanSender:
                     self.report(f"otlp: sending spans to {self.endpoint} again")
             else:
                 self.counts.lost += len(spans)
-                why = why_failed(caught, self.endpoint, self.timeout_s)
                 if not self._failing:
+                    why = why_failed(caught, self.endpoint, self.timeout_s)
                     self._failing = True
                     self.report(
                         f"otlp: cannot send spans to {self.endpoint} ({self.protocol}){why}; "
