@@ -20,6 +20,7 @@ from typing import Protocol
 
 from rtlens.ingest.live import LiveSession
 from rtlens.live.progress import Batch, Progress
+from rtlens.procs import run_in_background
 
 log = logging.getLogger(__name__)
 POLL_S = 0.2  # how stale a scrape may be, at most, behind the recording
@@ -110,6 +111,7 @@ class LiveFeed:
     # -- the worker thread -------------------------------------------------------------------
 
     def _work(self) -> None:
+        run_in_background()
         stopping = False
         while not stopping:
             for message in self._messages():

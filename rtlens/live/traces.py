@@ -26,6 +26,7 @@ from rtlens.export.otlp import (
 )
 from rtlens.export.spans import SPAN_TABLES, SpanRecord, build_trace, row_span_id, session_rows
 from rtlens.live.progress import Batch
+from rtlens.procs import run_in_background
 
 TIMEOUT_S = 10.0  # per export call (as `export otel`): what a dead endpoint costs the sender
 
@@ -106,6 +107,7 @@ class SpanSender:
         )
 
     def _work(self) -> None:
+        run_in_background()
         caught = watch_exporter_log()
         stop = False
         while not stop and (item := self._queue.get()) is not None:
