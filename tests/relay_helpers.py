@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import functools
+import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +53,13 @@ def async_test(fn: Callable[..., Awaitable[None]]) -> Callable[..., None]:
         asyncio.run(main())
 
     return wrapper
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on now, for a server the test starts as a program."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def dumps(event: dict[str, Any]) -> bytes:

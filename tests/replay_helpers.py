@@ -151,6 +151,26 @@ def recorded_order(schedule: Schedule) -> Gate:
     return gate
 
 
+async def start_replay(
+    schedule: Schedule, *, speed: float, strict: bool, result: ReplayResult
+) -> tuple[asyncio.Task[None], str]:
+    """`rtlens replay` of `schedule` in this process on a free loopback port: its task, and
+    the URL it listens on, once it does."""
+    url: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+    task = asyncio.create_task(
+        replay(
+            schedule,
+            "127.0.0.1",
+            0,
+            speed=speed,
+            strict=strict,
+            result=result,
+            on_listen=url.set_result,
+        )
+    )
+    return task, await url
+
+
 async def rerecord(
     recording: Path,
     s: Sample,
@@ -168,19 +188,8 @@ async def rerecord(
     result = ReplayResult()
     task = None
     if upstream is None:
-        url: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-        task = asyncio.create_task(
-            replay(
-                schedule,
-                "127.0.0.1",
-                0,
-                speed=speed,
-                strict=strict,
-                result=result,
-                on_listen=url.set_result,
-            )
-        )
-        upstream = (await url).removesuffix("/v1/realtime")
+        task, url = await start_replay(schedule, speed=speed, strict=strict, result=result)
+        upstream = url.removesuffix("/v1/realtime")
     query = f"?rtlens_scenario={s.scenario}" if s.scenario != "default" else ""
     app = functools.partial(
         run_app,
@@ -260,19 +269,8 @@ async def replay_to_plain_client(
     for step in schedule.steps:
         before[step.after_clients] += 1
     result = ReplayResult()
-    url: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-    task = asyncio.create_task(
-        replay(
-            schedule,
-            "127.0.0.1",
-            0,
-            speed=speed,
-            strict=True,
-            result=result,
-            on_listen=url.set_result,
-        )
-    )
-    upstream = (await url).removesuffix("/v1/realtime")
+    task, url = await start_replay(schedule, speed=speed, strict=True, result=result)
+    upstream = url.removesuffix("/v1/realtime")
     async with serve_relay(
         "127.0.0.1", 0, upstream=upstream, out_dir=out_dir, report=None
     ) as relay:

@@ -27,6 +27,7 @@ import duckdb
 import numpy as np
 import pytest
 from browser_helpers import ARGS, CHROMIUM
+from relay_helpers import free_port
 from webrtc_helpers import loopback_only, rerun_in_netns
 
 from rtlens.simulator import SimulatorConfig, serve
@@ -117,14 +118,6 @@ class LinkWatch:
 
         monkeypatch.setattr(CallLink, "send", watched_send)
         monkeypatch.setattr(CallLink, "deliver", watched_deliver)
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def serve_page(html: str) -> tuple[Any, int]:

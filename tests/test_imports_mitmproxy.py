@@ -16,7 +16,6 @@ import asyncio
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -28,6 +27,8 @@ from click.testing import CliRunner
 
 pytest.importorskip("mitmproxy", reason="the mitmproxy extra runs in .venv-mitm (.ci/run)")
 
+from relay_helpers import free_port
+
 from rtlens import simulator
 from rtlens.cli import main
 from rtlens.recording import serve_relay
@@ -36,12 +37,6 @@ from rtlens.simulator.apps import run_app
 KEY = "sk-proj-mitmtestabcdefghijklmnop0123"
 MITMDUMP = Path(sys.executable).parent / "mitmdump"
 EVENT_COLUMNS = "direction, type, canonical_type, known, event_id, response_id, item_id, raw"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def _listening(port: int, proc: subprocess.Popen[bytes]) -> None:
@@ -61,7 +56,7 @@ async def _listening(port: int, proc: subprocess.Popen[bytes]) -> None:
 async def _capture(out: Path, script: str, dialect: str, extra_http: bool) -> Path:
     """Record `script` through relay → mitmdump → simulator; the dump's path."""
     dump = out / "call.flows"
-    port = _free_port()
+    port = free_port()
     cfg = simulator.SimulatorConfig(pace=0)
     async with simulator.serve("127.0.0.1", 0, cfg, log=None) as sim:
         proc = subprocess.Popen(

@@ -22,7 +22,7 @@ from typing import Any
 
 import duckdb
 import pytest
-from relay_helpers import async_test
+from relay_helpers import async_test, free_port
 
 from rtlens.live.feed import LiveFeed
 from rtlens.live.metrics import V2V_BUCKETS, RelayMetrics
@@ -250,12 +250,6 @@ def test_port_in_use_is_named_like_listen():
         )
     assert result.returncode == 1
     assert result.stderr.strip() == f"Error: {exc.value}"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def get(url: str) -> Any:

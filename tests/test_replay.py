@@ -10,11 +10,12 @@ from pathlib import Path
 
 import orjson
 import pytest
+from replay_helpers import start_replay
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from rtlens.replay.schedule import ReplayError, load_schedule
-from rtlens.replay.server import ReplayResult, replay
+from rtlens.replay.server import ReplayResult
 
 SAMPLE_LOGS = Path(__file__).parent.parent / "sample_logs"
 SAMPLE = SAMPLE_LOGS / "ga_function_calling.jsonl"
@@ -27,22 +28,11 @@ def _lines(path: Path) -> list[dict]:
 async def _run(strict: bool, diverge_at: int | None) -> tuple[int, int | None, str, ReplayResult]:
     schedule = load_schedule(SAMPLE)
     result = ReplayResult()
-    url: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-    task = asyncio.create_task(
-        replay(
-            schedule,
-            "127.0.0.1",
-            0,
-            speed=0,
-            strict=strict,
-            result=result,
-            on_listen=url.set_result,
-        )
-    )
+    task, url = await start_replay(schedule, speed=0, strict=strict, result=result)
     clients = [ln["event"] for ln in _lines(SAMPLE) if ln.get("dir") == "client"]
     received = 0
-    async with connect(await url, max_size=None) as ws:
-        async with connect(await url) as second:
+    async with connect(url, max_size=None) as ws:
+        async with connect(url) as second:
             with pytest.raises(ConnectionClosed):
                 await second.recv()
             assert (second.close_code, second.close_reason) == (1013, "replay already in use")
