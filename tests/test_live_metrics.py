@@ -22,12 +22,12 @@ from typing import Any
 
 import duckdb
 import pytest
+from client_helpers import relay_to_simulator
 from relay_helpers import async_test, free_port
 
 from rtlens.live.feed import LiveFeed
 from rtlens.live.metrics import V2V_BUCKETS, RelayMetrics
 from rtlens.live.server import MetricsServerError, serve_metrics
-from rtlens.recording import serve_relay
 
 prometheus_client = pytest.importorskip("prometheus_client")
 simulator = pytest.importorskip("rtlens.simulator")
@@ -96,17 +96,7 @@ def relayed(
 
     @async_test
     async def drive() -> None:
-        cfg = simulator.SimulatorConfig(pace=0)
-        async with (
-            simulator.serve("127.0.0.1", 0, cfg) as sim,
-            serve_relay(
-                "127.0.0.1",
-                0,
-                upstream=f"ws://127.0.0.1:{sim.port}",
-                out_dir=out_dir,
-                on_recorded=on_recorded,
-            ) as relay,
-        ):
+        async with relay_to_simulator(out_dir, on_recorded=on_recorded) as (relay, _):
             for n, (script, dialect) in enumerate(SESSIONS, 1):
                 await run_app(relay.url + "/v1/realtime", script=script, dialect=dialect, pace=0)
                 # one at a time, so the closing order (and so the gauges' last value) is known

@@ -20,6 +20,7 @@ from typing import Any
 
 import duckdb
 import pytest
+from client_helpers import relay_to_simulator
 from relay_helpers import async_test
 from test_export_otel import Receiver, Span
 from test_live_metrics import KIND_OF_CATEGORY, approx, by, rows, scrape
@@ -28,7 +29,6 @@ from rtlens.live.feed import LiveFeed
 from rtlens.live.metrics import RelayMetrics
 from rtlens.live.server import serve_metrics
 from rtlens.live.traces import SpanSender
-from rtlens.recording import serve_relay
 
 simulator = pytest.importorskip("rtlens.simulator")
 pytest.importorskip("opentelemetry.exporter.otlp.proto.http")
@@ -140,17 +140,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
 
     @async_test
     async def drive() -> None:
-        cfg = simulator.SimulatorConfig(pace=0)
-        async with (
-            simulator.serve("127.0.0.1", 0, cfg) as sim,
-            serve_relay(
-                "127.0.0.1",
-                0,
-                upstream=f"ws://127.0.0.1:{sim.port}",
-                out_dir=out_dir,
-                on_recorded=on_recorded,
-            ) as relay,
-        ):
+        async with relay_to_simulator(out_dir, on_recorded=on_recorded) as (relay, _):
 
             async def pause() -> None:
                 two = await asyncio.to_thread(feed.wait_until, lambda f: f.turns_published >= 2, 60)
