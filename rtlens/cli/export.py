@@ -4,24 +4,12 @@ from __future__ import annotations
 
 import click
 
-from rtlens.cli.options import db_option, paths_argument
+from rtlens.cli.options import db_option, otlp_options, paths_argument
 
 
 @click.group(short_help="Send sessions to other systems (OpenTelemetry traces).")
 def export() -> None:
     """Send sessions to the systems a team already runs."""
-
-
-def _headers(
-    _ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]
-) -> dict[str, str]:
-    out = {}
-    for value in values:
-        key, sep, val = value.partition("=")
-        if not sep or not key.strip():
-            raise click.BadParameter(f"{value!r} is not K=V (e.g. x-honeycomb-team=KEY)")
-        out[key.strip()] = val
-    return out
 
 
 @export.command(short_help="One OpenTelemetry trace per session, over OTLP.")
@@ -34,20 +22,10 @@ def _headers(
     help="The OTLP receiver, e.g. http://127.0.0.1:4318 (http: /v1/traces is added to a "
     "bare host:port) or http://127.0.0.1:4317 for grpc.",
 )
-@click.option(
-    "--protocol",
-    type=click.Choice(["http/protobuf", "grpc"]),
-    default="http/protobuf",
-    show_default=True,
-    help="OTLP transport.",
-)
-@click.option(
-    "--header",
-    "headers",
-    multiple=True,
-    metavar="K=V",
-    callback=_headers,
-    help="Send this header with every request (repeatable), e.g. an API key.",
+@otlp_options(
+    "",
+    protocol_help="OTLP transport.",
+    header_help="Send this header with every request (repeatable), e.g. an API key.",
 )
 @click.option(
     "--timeout",

@@ -56,3 +56,39 @@ def engine_options(what: str) -> Callable[[F], F]:
         )(f)
 
     return decorate
+
+
+def _headers(
+    _ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]
+) -> dict[str, str]:
+    out = {}
+    for value in values:
+        key, sep, val = value.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"{value!r} is not K=V (e.g. x-honeycomb-team=KEY)")
+        out[key.strip()] = val
+    return out
+
+
+def otlp_options(prefix: str, *, protocol_help: str, header_help: str) -> Callable[[F], F]:
+    """`--{prefix}protocol http/protobuf|grpc` and `--{prefix}header K=V` (repeatable, parsed
+    into a dict), as `rtlens export otel` and `rtlens record --otlp` take them."""
+
+    def decorate(f: F) -> F:
+        f = click.option(
+            f"--{prefix}header",
+            f"{prefix.replace('-', '_')}headers",
+            multiple=True,
+            metavar="K=V",
+            callback=_headers,
+            help=header_help,
+        )(f)
+        return click.option(
+            f"--{prefix}protocol",
+            type=click.Choice(["http/protobuf", "grpc"]),
+            default="http/protobuf",
+            show_default=True,
+            help=protocol_help,
+        )(f)
+
+    return decorate

@@ -6,7 +6,7 @@ from typing import Any, cast
 
 import click
 
-from rtlens.cli.export import _headers
+from rtlens.cli.options import otlp_options
 
 
 @click.command(short_help="Record every Realtime session through a local relay.")
@@ -90,20 +90,10 @@ from rtlens.cli.export import _headers
     help="Send each session's OpenTelemetry spans live to this OTLP receiver (the spans "
     "'rtlens export otel' sends; a turn's once it is settled), e.g. http://127.0.0.1:4318.",
 )
-@click.option(
-    "--otlp-protocol",
-    type=click.Choice(["http/protobuf", "grpc"]),
-    default="http/protobuf",
-    show_default=True,
-    help="OTLP transport for --otlp.",
-)
-@click.option(
-    "--otlp-header",
-    "otlp_headers",
-    multiple=True,
-    metavar="K=V",
-    callback=_headers,
-    help="Send this header with every OTLP request (repeatable), e.g. an API key.",
+@otlp_options(
+    "otlp-",
+    protocol_help="OTLP transport for --otlp.",
+    header_help="Send this header with every OTLP request (repeatable), e.g. an API key.",
 )
 def record(
     listen: str,
