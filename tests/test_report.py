@@ -259,3 +259,17 @@ def test_query_formats(sample_db):
     assert piped.exit_code == 0 and "(1 row)" in piped.stdout
     bad = run("query", "selec 1", "--db", str(sample_db))
     assert bad.exit_code == 2 and "SQL error" in bad.stderr
+
+
+def test_a_close_without_a_code_says_who_closed_it(tmp_path):
+    """A browser capture's close line carries `code: null` (no WebSocket closed)."""
+    sample = REPO / "sample_logs" / "ga_voice_conversation.jsonl"
+    *lines, close = sample.read_text().splitlines()
+    ended = json.loads(close)
+    ended["close"]["code"] = None
+    path = tmp_path / "call.jsonl"
+    path.write_text("\n".join([*lines, json.dumps(ended)]) + "\n")
+    result = CliRunner().invoke(main, ["report", str(path)])
+    assert result.exit_code == 0, result.output
+    [started] = [ln for ln in result.output.splitlines() if ln.startswith("Started ")]
+    assert started.endswith(" · closed by client")

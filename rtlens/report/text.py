@@ -93,7 +93,9 @@ def _session_header(summary: dict[str, Any]) -> list[str]:
         f"{summary['responses']} responses · audio in {s['input_audio_format'] or '-'}, out "
         f"{s['output_audio_format'] or '-'} · transcription {s['transcription_model'] or 'off'}",
     ]
-    closed = f" · closed by {s['close_by']} ({s['close_code']})" if s["close_by"] else ""
+    # a browser capture's close line has no WebSocket code: say who closed it, not "None"
+    code = f" ({s['close_code']})" if s["close_code"] is not None else ""
+    closed = f" · closed by {s['close_by']}{code}" if s["close_by"] else ""
     if s["started_ts"]:
         lines.append(f"Started {s['started_ts']}{closed}")
     lines.append(f"Session {s['session_id']}")
